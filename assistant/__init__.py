@@ -1,0 +1,1 @@
+"""Mandarin voice assistant for financial call centers."""

@@ -1,0 +1,88 @@
+"""What a running assistant holds, loaded once per process, and the call pipeline built from it."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from assistant.asr.base import Recognizer
+from assistant.catalog import Catalog, render
+from assistant.config import Config
+from assistant.engines import make_recognizer, make_synthesizer
+from assistant.nlu.resident import ResidentNlu
+from assistant.nlu.train import train
+from assistant.normalize import Normalizer
+from assistant.pipeline import Pipeline, Processor
+from assistant.policy import Policy
+from assistant.responder import Responder
+from assistant.speaker import Speaker
+from assistant.transcriber import Transcriber
+from assistant.tts.base import Synthesizer
+from assistant.tts.prompt_cache import PromptCache
+from assistant.tts.sentences import split_sentences
+from assistant.understanding import Understander, Understanding
+from assistant.vad import Vad
+from assistant.vocabulary import Vocabulary
+
+_NAMED_TYPES = ("stock", "currency", "bill_type")
+
+
+class Assistant:
+    def __init__(self, config: Config, on_wait: Any = None) -> None:
+        self.config = config
+        self.on_wait = on_wait  # called while waiting for the NLU process to come up
+        self.catalog = Catalog.load(config.intents_dir)
+        self.vocabulary = Vocabulary.load(config.nlu_dir)
+        self.terms = self.catalog.vocabulary() + self.vocabulary.terms()
+        self.normalizer = Normalizer(self.terms)
+        self._recognizers: dict[int, Recognizer] = {}
+
+    @cached_property
+    def understanding(self) -> Understanding:
+        parser = ResidentNlu(train(self.config), on_wait=self.on_wait)
+        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog)
+
+    def recognizer(self, sample_rate: int) -> Recognizer:
+        """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
+        if sample_rate not in self._recognizers:
+            self._recognizers[sample_rate] = make_recognizer(self.config, self.terms, sample_rate)
+        return self._recognizers[sample_rate]
+
+    @cached_property
+    def synthesizer(self) -> Synthesizer:
+        return make_synthesizer(self.config)
+
+    @cached_property
+    def prompt_cache(self) -> PromptCache:
+        synth = self.synthesizer
+        return PromptCache(synth, self.config.voices_dir / "cache" / synth.name)
+
+    def fixed_sentences(self) -> frozenset[str]:
+        """Every sentence the catalog says word for word: worth synthesising once, at setup."""
+        texts = list(self.catalog.replies.values())
+        for function in self.catalog.functions.values():
+            texts += [slot.prompt for slot in function.slots]
+            texts.append(render(function.opening, {}))
+        return frozenset(s for text in texts for s in split_sentences(text))
+
+    def policy(self) -> Policy:
+        return Policy(self.catalog, self.display, self.config.section("nlu").get("threshold", 0.45))
+
+    def display(self, slot_type: str, value: Any) -> str:
+        if slot_type in _NAMED_TYPES:
+            return self.vocabulary.display(str(value))
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True) -> Pipeline:
+        """The whole call flow, caller audio in at `sample_rate`, ending in `outputs`."""
+        vad = Vad(Vad.settings_from(self.config.section("vad")), sample_rate)
+        stages: list[Processor] = [
+            vad,
+            Transcriber(self.recognizer(sample_rate), self.normalizer.normalize),
+            Understander(self.understanding),
+            Responder(self.policy()),
+        ]
+        if speak:
+            stages.append(Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences()))
+        return Pipeline(stages + outputs)

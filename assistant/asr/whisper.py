@@ -1,0 +1,87 @@
+"""faster-whisper (CTranslate2, int8 on CPU) decoding whole utterances.
+
+Whisper is not a streaming model: it encodes a fixed 30 s window, so each decode costs about the same
+whatever the utterance length. The Transcriber hides that by decoding speculatively when the caller
+pauses; this module only decodes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from assistant.audio import to_float
+from assistant.errors import ModelNotFoundError
+
+# Whisper's usual guards against decoding noise or silence into text.
+_NO_SPEECH = 0.6
+_LOW_LOGPROB = -1.0
+
+
+class WhisperRecognizer:
+    name = "whisper"
+    sample_rate = 16000
+    decodes_at_end = True  # no partials while audio arrives: worth decoding speculatively at pauses
+
+    def __init__(
+        self,
+        model_path: Path,
+        prompt: str | None = None,
+        canary: str | None = None,
+        compute_type: str = "int8",
+        beam_size: int = 5,
+        threads: int = 2,
+        language: str = "zh",
+    ) -> None:
+        if not (model_path / "model.bin").is_file():
+            raise ModelNotFoundError(f"no Whisper model in {model_path} (expected model.bin there)")
+        self.model = WhisperModel(str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        self.prompt = prompt
+        self.canary = canary
+        self.beam_size = beam_size
+        self.language = language
+
+    def decode(self, pcm: bytes) -> str:
+        if len(pcm) < self.sample_rate // 10 * 2:  # under 0.1 s: nothing Whisper can read
+            return ""
+        audio = to_float(pcm)
+        text = self._decode(audio, self.prompt)
+        if self.prompt and self._copied_from_prompt(text):
+            text = self._decode(audio, None)  # the prompt leaked into the transcript: decode unbiased
+        return text
+
+    def _copied_from_prompt(self, text: str) -> bool:
+        """True when the transcript holds two or more characters in a row of the canary sentence."""
+        canary = self.canary or ""
+        return any(canary[i : i + 2] in text for i in range(len(canary) - 1))
+
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> str:
+        segments, _ = self.model.transcribe(
+            audio,
+            language=self.language,
+            beam_size=self.beam_size,
+            initial_prompt=prompt,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        return "".join(
+            s.text for s in segments if not (s.no_speech_prob > _NO_SPEECH and s.avg_logprob < _LOW_LOGPROB)
+        ).strip()
+
+    def stream(self) -> WhisperStream:
+        return WhisperStream(self)
+
+
+class WhisperStream:
+    def __init__(self, recognizer: WhisperRecognizer) -> None:
+        self.recognizer = recognizer
+        self.audio = bytearray()
+
+    def accept(self, pcm: bytes) -> str | None:
+        self.audio += pcm
+        return None
+
+    def finish(self) -> str:
+        return self.recognizer.decode(bytes(self.audio))

@@ -1,0 +1,77 @@
+"""Choosing the speech engines from config.yml, with the fallbacks said out loud in the log."""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from assistant.asr.base import Recognizer
+from assistant.config import Config
+from assistant.errors import ModelNotFoundError
+from assistant.models import VOSK_CN, WHISPER, Download, ModelSource, locate, require
+from assistant.tts import load_voice_settings
+from assistant.tts.base import Synthesizer
+
+log = logging.getLogger(__name__)
+
+# Whisper copies words from its prompt into transcripts of short or noisy audio. The prompt starts
+# with this sentence, which no caller says: a transcript sharing words with it was copied, not heard.
+PROMPT_CANARY = "以下是普通话的句子"
+
+
+def whisper_prompt(terms: Iterable[str], limit: int = 40) -> str:
+    """A short biasing prompt: the canary, then the most useful domain phrases."""
+    return PROMPT_CANARY + "。" + "，".join(list(dict.fromkeys(terms))[:limit]) + "。"
+
+
+def make_recognizer(config: Config, terms: Iterable[str], sample_rate: int) -> Recognizer:
+    settings = config.section("asr")
+    if settings.get("engine", "whisper") == "vosk":
+        path = locate(VOSK_CN, config, (settings.get("vosk") or {}).get("model"))
+        if path:
+            from assistant.asr.vosk import VoskRecognizer
+
+            return VoskRecognizer(path, sample_rate=sample_rate)
+        log.warning("ASR: %s not found; falling back to faster-whisper", VOSK_CN.name)
+    from assistant.asr.whisper import WhisperRecognizer
+
+    w = settings.get("whisper") or {}
+    return WhisperRecognizer(
+        require(WHISPER, config, w.get("model")),
+        prompt=whisper_prompt(terms),
+        canary=PROMPT_CANARY,
+        compute_type=w.get("compute_type", "int8"),
+        beam_size=w.get("beam_size", 5),
+        threads=w.get("threads", 2),
+    )
+
+
+def voice_source(name: str, settings: dict[str, Any]) -> ModelSource:
+    downloads = tuple(Download(d["url"], size=d.get("size"), md5=d.get("md5")) for d in settings.get("download", ()))
+    return ModelSource(name, "PIPER_VOICE", f"the piper voice {name}", downloads)
+
+
+def synthesizer_for(name: str, config: Config) -> Synthesizer:
+    settings = load_voice_settings(name)
+    if settings["engine"] == "espeak":
+        from assistant.tts.espeak import EspeakSynthesizer
+
+        return EspeakSynthesizer(settings["voice"], settings.get("rate", 175), settings.get("pitch", 50))
+    from assistant.tts.piper import PiperSynthesizer
+
+    if "package" in settings:  # a voice shipped inside a Python package
+        folder = importlib.import_module(settings["package"]).data_dir()
+    else:
+        folder = require(voice_source(name, settings), config)
+    return PiperSynthesizer(folder / settings["model"], length_scale=settings.get("length_scale"))
+
+
+def make_synthesizer(config: Config) -> Synthesizer:
+    settings = config.section("tts")
+    try:
+        return synthesizer_for(settings.get("voice", "zh_CN-huayan-medium"), config)
+    except ModelNotFoundError as error:
+        fallback = settings.get("fallback_voice", "espeak-cmn")
+        log.warning("TTS: %s; falling back to %s", error, fallback)
+        return synthesizer_for(fallback, config)

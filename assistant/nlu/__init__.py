@@ -1,0 +1,1 @@
+"""Natural-language understanding with Rasa: training, fast loading, a resident parse server."""

@@ -1,0 +1,142 @@
+"""One resident NLU process per trained model, shared by every command.
+
+Importing TensorFlow and Rasa alone takes ~20 s here, so commands do not load the model themselves:
+they talk to a background process over a Unix socket named after the model's hash
+(var/nlu/<hash>.sock). The first command starts it; later ones connect at once. A retrained model has
+a new hash and so gets a new process; an idle one exits by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+
+IDLE_EXIT_S = 2 * 3600
+START_TIMEOUT_S = 240
+
+
+def socket_for(model: Path) -> Path:
+    return model.with_name(model.name.removesuffix(".tar.gz") + ".sock")
+
+
+class RasaParser:
+    """The model itself, in this process."""
+
+    def __init__(self, model: Path) -> None:
+        from assistant.nlu import fastload
+
+        fastload.quiet_rasa()
+        fastload.install()
+        from rasa.core.agent import Agent
+
+        self.loop = asyncio.new_event_loop()
+        self.agent = Agent.load(str(model))
+
+    def parse(self, text: str) -> dict[str, Any]:
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
+
+def serve(model: Path) -> None:
+    """Run the resident process (blocks); exits after IDLE_EXIT_S without a request."""
+    parser = RasaParser(model)
+    path = socket_for(model)
+    path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(16)
+    server.settimeout(IDLE_EXIT_S)
+    lock = threading.Lock()  # one parse at a time: the model is not thread-safe
+    clients: set[threading.Thread] = set()
+
+    def handle(conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as stream:
+            for line in stream:
+                with lock:
+                    result = parser.parse(json.loads(line)["text"])
+                stream.write(json.dumps(_plain(result), ensure_ascii=False).encode() + b"\n")
+                stream.flush()
+        clients.discard(threading.current_thread())
+
+    try:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                if not clients:
+                    return
+                continue
+            thread = threading.Thread(target=handle, args=(conn,), daemon=True)
+            clients.add(thread)
+            thread.start()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _plain(result: dict[str, Any]) -> dict[str, Any]:
+    keep = ("text", "intent", "entities", "intent_ranking")
+    return json.loads(json.dumps({k: result.get(k) for k in keep}, default=float))
+
+
+class ResidentNlu:
+    """Client of the resident process; starts it when it is not running."""
+
+    def __init__(self, model: Path, on_wait: Any = None) -> None:
+        self.model = model
+        self.path = socket_for(model)
+        self.sock = self._connect() or self._start(on_wait)
+        self.stream = self.sock.makefile("rwb")
+
+    def parse(self, text: str) -> dict[str, Any]:
+        self.stream.write(json.dumps({"text": text}, ensure_ascii=False).encode() + b"\n")
+        self.stream.flush()
+        line = self.stream.readline()
+        if not line:
+            raise AssistantError("the NLU process closed the connection; see var/nlu/server.log")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.stream.close()
+        self.sock.close()
+
+    def _connect(self) -> socket.socket | None:
+        if not self.path.exists():
+            return None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.path))
+        except OSError:
+            sock.close()
+            return None
+        return sock
+
+    def _start(self, on_wait: Any) -> socket.socket:
+        log = self.model.with_name("server.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "assistant.nlu.serve", str(self.model)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if on_wait:
+                on_wait()
+            sock = self._connect()
+            if sock:
+                return sock
+            if process.poll() is not None:
+                raise AssistantError(f"the NLU process failed to start; see {log.name}")
+            time.sleep(0.2)
+        process.kill()
+        raise AssistantError(f"the NLU process did not start within {START_TIMEOUT_S} s; see {log.name}")

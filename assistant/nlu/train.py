@@ -1,0 +1,87 @@
+"""Training the Rasa NLU model from nlu_data/, cached by a hash of what it is trained from.
+
+The model for a given nlu_data/ + pipeline lives at var/nlu/<hash>.tar.gz; training writes to a
+temporary name and renames on success, so a failed run never replaces a working model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from assistant.config import RUNTIME_DIR, Config
+
+MODELS = RUNTIME_DIR / "nlu"
+_TOKENIZER_SOURCE = Path(__file__).with_name("tokenizer.py")
+
+
+def data_files(nlu_dir: Path) -> list[Path]:
+    return sorted(p for p in nlu_dir.rglob("*.yml") if p.is_file())
+
+
+def rasa_config(config: Config, dictionary_dir: Path) -> dict:
+    pipeline = [dict(step) for step in config.section("nlu")["pipeline"]]
+    for step in pipeline:
+        if step["name"].endswith("CallerTokenizer"):
+            step["dictionary_path"] = str(dictionary_dir)
+    return {"recipe": "default.v1", "language": "zh", "pipeline": pipeline}
+
+
+def model_hash(config: Config) -> str:
+    import rasa
+
+    h = hashlib.sha256(rasa.__version__.encode())
+    h.update(json.dumps(config.section("nlu")["pipeline"], sort_keys=True).encode())
+    h.update(_TOKENIZER_SOURCE.read_bytes())
+    for path in data_files(config.nlu_dir):
+        h.update(str(path.relative_to(config.nlu_dir)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def model_path(config: Config) -> Path:
+    return MODELS / f"{model_hash(config)}.tar.gz"
+
+
+def entity_words(nlu_dir: Path) -> list[str]:
+    """Words jieba must keep whole: every lookup entry, synonym and annotated entity text."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(nlu_dir))
+    words = {e for table in data.lookup_tables for e in table["elements"]}
+    words |= set(data.entity_synonyms)
+    for message in data.nlu_examples:
+        text = message.get("text")
+        words |= {text[e["start"] : e["end"]] for e in message.get("entities") or []}
+    return sorted(w for w in words if w and not w.isdigit())
+
+
+def train(config: Config) -> Path:
+    """Train unless a model for exactly this data and pipeline exists; returns its path."""
+    target = model_path(config)
+    if target.exists():
+        return target
+    from rasa.model_training import train_nlu
+
+    from assistant.nlu.fastload import quiet_rasa
+
+    quiet_rasa()
+    MODELS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
+        dictionary = Path(tmp) / "jieba"
+        dictionary.mkdir()
+        (dictionary / "userdict.txt").write_text(
+            "".join(f"{w} 1000\n" for w in entity_words(config.nlu_dir)), encoding="utf-8"
+        )
+        config_file = Path(tmp) / "config.yml"
+        config_file.write_text(yaml.safe_dump(rasa_config(config, dictionary), allow_unicode=True))
+        out = train_nlu(str(config_file), str(config.nlu_dir), tmp, fixed_model_name="model")
+        if not out or not Path(out).exists():
+            raise RuntimeError("Rasa training did not produce a model")
+        Path(out).rename(target)
+    logging.getLogger(__name__).info("trained NLU model %s", target.name)
+    return target

@@ -1,0 +1,303 @@
+"""Text normalisation between ASR and NLU.
+
+ASR engines disagree on script, spacing, punctuation and number style ("我想買入股票。", "我 想 买入",
+"三千五百元" / "3,500元"), and they mishear domain words as homophones (外会买卖). `Normalizer.normalize`
+turns all of them into one form: simplified Chinese without punctuation, Arabic numbers, and the
+catalog's and vocabulary's own spelling of domain terms.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import lru_cache
+
+import cn2an
+import jieba
+import zhconv
+from pypinyin import Style, lazy_pinyin, pinyin
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.fuzz import ratio
+
+# Words whose numerals are not numbers. Most are already safe because a lone numeral is only
+# converted before a unit; these are the ones where a unit follows, plus names and common words
+# kept as a second guard.
+COMMON_WORDS = (
+    "张三", "李四", "王五", "赵六", "一下", "一些", "一直", "万一", "一起", "统一", "一般", "第一",
+    "一样", "一定", "唯一", "一切", "一旦", "一致", "一会儿", "十分", "二手", "一点儿", "一点点",
+)
+
+_DIGITS = "零〇一二两三四五六七八九幺洞"
+_MAGNITUDES = "十百千万亿"
+_NUMERALS = _DIGITS + _MAGNITUDES
+_DIGIT_VALUE = {c: str(v) for v, chars in enumerate(
+    ["零〇洞", "一幺", "二两", "三", "四", "五", "六", "七", "八", "九"]) for c in chars}
+_SPOKEN_DIGITS = set(_DIGITS) - {"两"}  # 两 never appears in codes read digit by digit
+
+_RUN = f"(?:\\d+(?:\\.\\d+)?|[{_NUMERALS}]+)"  # one number, Arabic or Chinese
+_ONE_DIGIT = f"[0-9{_DIGITS}]"
+_NOT_AFTER_NUMBER = f"(?<![{_NUMERALS}\\d.])"
+
+# 十块五 / 三块二毛五 / 二十块零五分 -> yuan with decimals
+_MONEY = re.compile(
+    f"{_NOT_AFTER_NUMBER}({_RUN})[块元](?:零({_ONE_DIGIT})分|({_ONE_DIGIT})(?:[毛角](?:({_ONE_DIGIT})分?)?)?)"
+    f"(?![{_NUMERALS}\\d分])"
+)
+_PERCENT = re.compile(f"百分之({_RUN}(?:点{_ONE_DIGIT}+)?)")
+# 点 is a decimal point only before a magnitude, 倍, money or %; otherwise it is o'clock.
+_DECIMAL = re.compile(f"{_NOT_AFTER_NUMBER}([{_NUMERALS}]+点[{_DIGITS}]+)(?=[万亿千百倍元块%]|美元)")
+_CHINESE_RUN = re.compile(f"[{_NUMERALS}]+")
+_ARABIC_WITH_MAGNITUDE = re.compile(f"(?<![\\d.])\\d+(?:\\.\\d+)?[{_MAGNITUDES}][\\d{_NUMERALS}]*")
+_LOTS = re.compile(r"(?<![\d.])(\d+)手")
+_ROUND_SUM = re.compile(r"(?<=\d)([元块])整")
+
+# What may follow a lone numeral for it to be a number.
+_UNIT = re.compile(
+    "个半?小时|个月|个星期|个礼拜|个工作日|个交易日|小时|分钟|秒|点|号|日|月|年|天|周|岁|倍"
+    "|元|块|毛|角|分|股|手|%|美元|港元|港币|欧元|英镑|日元"
+)
+_TIME_OF_DAY_BEFORE = re.compile("(?:凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|今天|明天|后天)$")
+_TRADING = re.compile("买|卖|股|仓|委托|下单|挂单|交易|成交")
+_NOT_LOTS_AFTER = set("机续表术头上下里中套指势艺工动脚腕掌心段法写册车房货资")
+_SHARES_PER_LOT = 100
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# Punctuation goes; `.` and `:` stay only between digits (3.5, 10:30); % stays.
+_PUNCTUATION = re.compile(r"[.:](?!\d)|(?<!\d)[.:]|[^\w\s%.:+]|_")
+_SPACE_NEXT_TO_CJK = re.compile(f"\\s+(?=[{_CJK}])|(?<=[{_CJK}])\\s+")
+_ALL_CJK = re.compile(f"[{_CJK}]+")
+
+_FUZZY_MIN_RATIO = 90
+_FUZZY_MIN_LENGTH = 3  # two-character terms are repaired only on identical pinyin
+# A character more or less is compared only for long terms: in short ones it is mostly a paraphrase
+# (卖股票 is not 买入股票) rather than a mishearing.
+_SLACK_MIN_LENGTH = 5
+
+
+def protection_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """A regex matching the words whose numerals must stay as they are, longest first.
+
+    A word starting with a numeral does not match right after a number or 点, so 一万一 still
+    reads 11000 although 万一 is protected, and 三点十分 still reads 3点10分.
+    """
+    alternatives = []
+    for word in sorted(set(words), key=len, reverse=True):
+        guard = f"(?<![{_NUMERALS}\\d.点])" if word[0] in _NUMERALS else ""
+        alternatives.append(guard + re.escape(word))
+    return re.compile("|".join(alternatives) or "(?!)")
+
+
+_COMMON_PROTECTION = protection_pattern(COMMON_WORDS)
+
+
+def clean_text(text: str) -> str:
+    """Simplified script, half-width letters and digits, no punctuation, no spaces around CJK."""
+    text = zhconv.convert(text.translate(_FULL_WIDTH), "zh-cn")
+    text = _PUNCTUATION.sub(" ", _THOUSANDS_COMMA.sub("", text))
+    return _SPACE_NEXT_TO_CJK.sub("", " ".join(text.split()))
+
+
+def normalize_numbers(text: str, protected: re.Pattern[str] = _COMMON_PROTECTION) -> str:
+    """Chinese numerals to Arabic where they are numbers; spans matching `protected` stay as they are."""
+    trading = bool(_TRADING.search(text))
+    pieces, start = [], 0
+    for match in protected.finditer(text):
+        pieces += [_numbers_in(text[start:match.start()], trading), match.group()]
+        start = match.end()
+    pieces.append(_numbers_in(text[start:], trading))
+    return "".join(pieces)
+
+
+def _numbers_in(text: str, trading: bool) -> str:
+    text = _MONEY.sub(_money, text)
+    text = _PERCENT.sub(_percent, text)
+    text = _DECIMAL.sub(lambda m: _convert(m.group()), text)
+    text = _CHINESE_RUN.sub(lambda m: _chinese_run(m, trading), text)
+    text = _ARABIC_WITH_MAGNITUDE.sub(lambda m: _convert(m.group()), text)
+    text = _LOTS.sub(lambda m: _lots(m, trading), text)
+    return _ROUND_SUM.sub(r"\1", text)
+
+
+def _value(number: str) -> float | None:
+    try:
+        return float(cn2an.cn2an(number, "smart"))
+    except ValueError:
+        return None
+
+
+def _format(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")
+
+
+def _convert(number: str) -> str:
+    value = _value(number)
+    return number if value is None else _format(value)
+
+
+def _percent(match: re.Match[str]) -> str:
+    value = _value(match.group(1))
+    return match.group() if value is None else _format(value) + "%"
+
+
+def _money(match: re.Match[str]) -> str:
+    yuan = _value(match.group(1))
+    if yuan is None:
+        return match.group()
+    jiao = match.group(3) or "0"
+    fen = match.group(2) or match.group(4) or "0"
+    cents = round(yuan * 100) + 10 * int(_DIGIT_VALUE.get(jiao, jiao)) + int(_DIGIT_VALUE.get(fen, fen))
+    return _format(cents / 100) + "元"
+
+
+def _chinese_run(match: re.Match[str], trading: bool) -> str:
+    run, text = match.group(), match.string
+    before, after = text[:match.start()], text[match.end():]
+    if run[0] in _MAGNITUDES and run[0] != "十":
+        return run  # 万科, 千万, 百分
+    if len(run) > 1 and any(c in _MAGNITUDES for c in run):
+        return _convert(run)
+    if all(c in _SPOKEN_DIGITS for c in run) and (len(run) >= 3 or (len(run) == 2 and run[0] in "零〇洞")):
+        return "".join(_DIGIT_VALUE[c] for c in run)  # codes, phone numbers, 零五分
+    if len(run) == 1 and _unit_follows(run, before, after, trading):
+        return _convert(run)
+    return run
+
+
+def _unit_follows(numeral: str, before: str, after: str, trading: bool) -> bool:
+    unit = _UNIT.match(after)
+    if not unit:
+        return False
+    if unit.group() == "点" and numeral == "一":  # 下午一点, 一点半, but not 快一点
+        next_char = after[1:2]
+        return bool(_TIME_OF_DAY_BEFORE.search(before)) or bool(next_char) and next_char in "半钟整" + _NUMERALS
+    if unit.group() == "手":
+        return _is_lots(after[1:], trading)
+    return True
+
+
+def _is_lots(after_hand: str, trading: bool) -> bool:
+    """手 after a number means lots of 100 shares only when trading, and not in 手机, 手续费, ..."""
+    return trading and after_hand[:1] not in _NOT_LOTS_AFTER
+
+
+def _lots(match: re.Match[str], trading: bool) -> str:
+    if not _is_lots(match.string[match.end():], trading):
+        return match.group()
+    return f"{int(match.group(1)) * _SHARES_PER_LOT}股"
+
+
+@lru_cache(maxsize=None)
+def _readings(char: str) -> tuple[str, ...]:
+    """Every toneless pinyin reading of one character, most common first."""
+    return tuple(pinyin(char, style=Style.NORMAL, heteronym=True)[0])
+
+
+def _word_bounds(text: str) -> set[int]:
+    """The offsets where jieba's dictionary segmentation of `text` puts a word boundary."""
+    bounds, end = {0}, 0
+    for word in jieba.lcut(text, HMM=False):
+        end += len(word)
+        bounds.add(end)
+    return bounds
+
+
+def _is_dictionary_word(text: str) -> bool:
+    jieba.dt.check_initialized()
+    return jieba.dt.FREQ.get(text, 0) > 0
+
+
+_Candidate = tuple[int, float, int, int, str]  # term length, score, start, end, term
+
+
+class Normalizer:
+    """Normalises ASR text for NLU, knowing the domain terms (catalog titles and vocabulary phrases)."""
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        terms = {t for t in terms if len(t) >= 2}
+        self._protected = protection_pattern([*COMMON_WORDS, *(t for t in terms if set(t) & set(_NUMERALS))])
+        self._pinyin = {t: lazy_pinyin(t) for t in terms if _ALL_CJK.fullmatch(t)}
+        self._lengths = sorted({len(t) for t in self._pinyin})
+        # A mishearing keeps the first or the last syllable of the term, so index terms by both.
+        self._by_first: dict[str, list[str]] = defaultdict(list)
+        self._by_last: dict[str, list[str]] = defaultdict(list)
+        for term, syllables in self._pinyin.items():
+            self._by_first[syllables[0]].append(term)
+            self._by_last[syllables[-1]].append(term)
+
+    def normalize(self, text: str) -> str:
+        return self.repair_terms(normalize_numbers(clean_text(text), self._protected))
+
+    def repair_terms(self, text: str) -> str:
+        """Replace near-homophones of domain terms (外会买卖 -> 外汇买卖) by the terms themselves."""
+        readings = [_readings(c) for c in text]
+        exact: list[tuple[int, int]] = []
+        candidates: list[_Candidate] = []
+        for run in _ALL_CJK.finditer(text):
+            first, last = run.span()
+            for start in range(first, last):
+                exact += [(start, start + n) for n in self._lengths
+                          if start + n <= last and text[start:start + n] in self._pinyin]
+            for start, end, term in self._windows(readings, first, last):
+                score = self._score(text[start:end], readings[start:end], term)
+                if score is not None:
+                    candidates.append((len(term), score, start, end, term))
+        return _replace(text, candidates, exact)
+
+    def _windows(self, readings: list[tuple[str, ...]], first: int, last: int) -> set[tuple[int, int, str]]:
+        """(start, end, term) for every stretch of text[first:last] that begins or ends like a term."""
+        windows = set()
+        for i in range(first, last):
+            for reading in readings[i]:
+                for term in self._by_first.get(reading, ()):
+                    windows.update((i, i + n, term) for n in _window_lengths(term) if i + n <= last)
+                for term in self._by_last.get(reading, ()):
+                    windows.update((i + 1 - n, i + 1, term)
+                                   for n in _window_lengths(term) if i + 1 - n >= first)
+        return windows
+
+    def _score(self, window: str, readings: list[tuple[str, ...]], term: str) -> float | None:
+        """How surely `window` is a mishearing of `term` (pinyin similarity, 100 = same pinyin), or None."""
+        if window == term:
+            return None
+        syllables = self._pinyin[term]
+        if len(window) == len(term):
+            misses = sum(s not in heard for s, heard in zip(syllables, readings))
+            if misses > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
+                return None
+        most = len(term) // 2
+        distance = Levenshtein.distance(window, term, score_cutoff=most)
+        if distance > most:
+            return None  # too few characters in common to be a mishearing of this term
+        if len(window) == len(term):
+            if misses == 0:
+                return 100.0
+            heard = [s if s in r else r[0] for s, r in zip(syllables, readings)]
+        elif distance == 1:
+            return None  # only one character more or less: a paraphrase (买股票), not a mishearing
+        else:
+            heard = [r[0] for r in readings]
+        score = ratio("".join(heard), "".join(syllables))
+        return score if len(term) >= _FUZZY_MIN_LENGTH and score >= _FUZZY_MIN_RATIO else None
+
+
+def _replace(text: str, candidates: list[_Candidate], exact: list[tuple[int, int]]) -> str:
+    """Apply the best non-overlapping repairs (longest term, then best score), keeping exact terms intact."""
+    chosen: list[tuple[int, int, str]] = []
+    bounds = _word_bounds(text) if candidates else set()
+    for _, _, start, end, term in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2], c[4])):
+        if start not in bounds or end not in bounds or _is_dictionary_word(text[start:end]):
+            continue  # the window cuts a word (晚上吃 is not 上汽) or is a real word (花费 is not 话费)
+        taken = [(s, e) for s, e, _ in chosen] + [(s, e) for s, e in exact if not start <= s < e <= end]
+        if all(end <= s or e <= start for s, e in taken):
+            chosen.append((start, end, term))
+    for start, end, term in sorted(chosen, reverse=True):
+        text = text[:start] + term + text[end:]
+    return text
+
+
+def _window_lengths(term: str) -> tuple[int, ...]:
+    """Text lengths compared with `term`: its own, and for long terms one more or less."""
+    n = len(term)
+    return (n - 1, n, n + 1) if n >= _SLACK_MIN_LENGTH else (n,)

@@ -1,0 +1,54 @@
+"""Text to intent, canonical slots and catalog function: normalise, parse with Rasa, canonicalise."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from assistant.catalog import FALLBACK, Catalog
+from assistant.frames import FinalTranscript, Frame, IntentResult
+from assistant.normalize import Normalizer
+from assistant.pipeline import Processor
+from assistant.slots import canonical_slots
+from assistant.vocabulary import Vocabulary
+
+
+class Parser(Protocol):
+    def parse(self, text: str) -> dict[str, Any]: ...
+
+
+class Understanding:
+    def __init__(self, parser: Parser, normalizer: Normalizer, vocabulary: Vocabulary, catalog: Catalog) -> None:
+        self.parser = parser
+        self.normalizer = normalizer
+        self.vocabulary = vocabulary
+        self.catalog = catalog
+
+    def understand(self, text: str, normalized: bool = False) -> IntentResult:
+        if not normalized:
+            text = self.normalizer.normalize(text)
+        if not text:
+            return IntentResult(text="", intent=FALLBACK, confidence=0.0)
+        parsed = self.parser.parse(text)
+        intent = parsed["intent"]["name"] or FALLBACK
+        slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, datetime.now())
+        spec = self.catalog.function_for(intent)
+        return IntentResult(
+            text=text,
+            intent=intent,
+            confidence=round(float(parsed["intent"]["confidence"]), 4),
+            slots=slots,
+            function=spec.id if spec else None,
+        )
+
+
+class Understander(Processor):
+    """FinalTranscript (or typed text) → IntentResult."""
+
+    def __init__(self, understanding: Understanding) -> None:
+        self.understanding = understanding
+
+    def process(self, frame: Frame) -> Iterator[Frame]:
+        yield frame
+        if isinstance(frame, FinalTranscript) and frame.text:
+            yield self.understanding.understand(frame.text, normalized=True)
