@@ -7,7 +7,7 @@ from typing import Any
 from assistant.asr.base import Recognizer
 from assistant.catalog import Catalog, render
 from assistant.config import Config
-from assistant.engines import make_recognizer, make_synthesizer
+from assistant.engines import make_recognizer, make_synthesizer, whisper_prompt
 from assistant.nlu.resident import ResidentNlu
 from assistant.nlu.train import train
 from assistant.normalize import Normalizer
@@ -24,6 +24,8 @@ from assistant.vad import Vad
 from assistant.vocabulary import Vocabulary
 
 _NAMED_TYPES = ("stock", "currency", "bill_type")
+# How many names of each kind go into the ASR prompt (lookup tables list the most asked-for first).
+_PROMPT_NAMES = {"currency": 4, "bill_type": 6, "stock": 6}
 
 
 class Assistant:
@@ -44,8 +46,13 @@ class Assistant:
     def recognizer(self, sample_rate: int) -> Recognizer:
         """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
         if sample_rate not in self._recognizers:
-            self._recognizers[sample_rate] = make_recognizer(self.config, self.terms, sample_rate)
+            self._recognizers[sample_rate] = make_recognizer(self.config, sample_rate, self.asr_prompt())
         return self._recognizers[sample_rate]
+
+    def asr_prompt(self) -> str:
+        titles = [f.title for f in self.catalog.functions.values()]
+        names = [self.vocabulary.names_in(table)[:n] for table, n in _PROMPT_NAMES.items()]
+        return whisper_prompt(titles, names)
 
     @cached_property
     def synthesizer(self) -> Synthesizer:

@@ -53,6 +53,8 @@ def read_wav(path: str | Path, rate: int | None = None) -> Audio:
         pcm = audioop.ulaw2lin(frames, 2)
         width = 2
     else:
+        if width == 1:
+            frames = audioop.bias(frames, 1, -128)  # 8-bit WAV samples are unsigned
         pcm = audioop.lin2lin(frames, width, 2) if width != 2 else frames
     samples = np.frombuffer(pcm, dtype="<i2")
     if channels > 1:

@@ -26,6 +26,7 @@ SLOT_TYPES = frozenset({
 })
 DIALOGUE_FILE = "dialogue.yml"
 FALLBACK = "nlu_fallback"
+OUT_OF_SCOPE = "out_of_scope"  # an NLU intent for requests we do not serve; reported as FALLBACK
 UNKNOWN_INTENT = "unknown_intent"
 
 _FUNCTION_KEYS = frozenset({

@@ -65,7 +65,7 @@ def route(
     texts = list(texts or [])
     wavs = list(wav) + ([Path(t) for t in texts] if wav else [])
     if not wav and file:
-        texts += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts += [line.strip() for line in _read_lines(file) if line.strip()]
     elif wav and file:
         raise AssistantError("--file takes text utterances; give WAV files with --wav only")
     if not wavs and not texts:
@@ -91,6 +91,15 @@ def route(
             print(f"{name}{heard} → {result['function'] or '-'} ({result['intent']} {result['confidence']:.2f}) {json.dumps(result['slots'], ensure_ascii=False)}")
     if failed:
         raise typer.Exit(1)
+
+
+def _read_lines(file: Path) -> list[str]:
+    try:
+        return file.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise AssistantError(f"{file}: cannot read it ({error.strerror})") from error
+    except UnicodeDecodeError as error:
+        raise AssistantError(f"{file}: not UTF-8 text (bad byte at offset {error.start})") from error
 
 
 def _route_text(assistant: Any, text: str) -> dict[str, Any]:

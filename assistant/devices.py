@@ -60,9 +60,12 @@ class _PyAudioInput:
         import pyaudio
 
         self.pa = pyaudio.PyAudio()
+        index = int(mic.device) if mic.device else None
+        if index is not None:
+            self.pa.get_device_info_by_index(index)  # raises on an unknown index; opening one segfaults
         self.stream = self.pa.open(
             format=pyaudio.paInt16, channels=1, rate=mic.rate, input=True, frames_per_buffer=mic.frames,
-            input_device_index=int(mic.device) if mic.device else None,
+            input_device_index=index,
             stream_callback=lambda data, *_: (mic.chunks.put(data), (None, pyaudio.paContinue))[1],
         )
 

@@ -20,12 +20,16 @@ log = logging.getLogger(__name__)
 PROMPT_CANARY = "以下是普通话的句子"
 
 
-def whisper_prompt(terms: Iterable[str], limit: int = 40) -> str:
-    """A short biasing prompt: the canary, then the most useful domain phrases."""
-    return PROMPT_CANARY + "。" + "，".join(list(dict.fromkeys(terms))[:limit]) + "。"
+def whisper_prompt(titles: Iterable[str], names: Iterable[Iterable[str]]) -> str:
+    """A biasing prompt: the canary, the functions as a caller asks for them, then groups of names
+    (currencies, bill types, instruments), each group one sentence. Whisper reads about 220 tokens of
+    prompt; a natural sentence biases it better than a bare word list."""
+    sentences = [PROMPT_CANARY, "您好，我要" + "、".join(dict.fromkeys(titles))]
+    sentences += ["、".join(group) for group in names if group]
+    return "。".join(sentences) + "。"
 
 
-def make_recognizer(config: Config, terms: Iterable[str], sample_rate: int) -> Recognizer:
+def make_recognizer(config: Config, sample_rate: int, prompt: str | None = None) -> Recognizer:
     settings = config.section("asr")
     if settings.get("engine", "whisper") == "vosk":
         path = locate(VOSK_CN, config, (settings.get("vosk") or {}).get("model"))
@@ -39,7 +43,7 @@ def make_recognizer(config: Config, terms: Iterable[str], sample_rate: int) -> R
     w = settings.get("whisper") or {}
     return WhisperRecognizer(
         require(WHISPER, config, w.get("model")),
-        prompt=whisper_prompt(terms),
+        prompt=prompt,
         canary=PROMPT_CANARY,
         compute_type=w.get("compute_type", "int8"),
         beam_size=w.get("beam_size", 5),

@@ -67,6 +67,8 @@ def canonical_slots(
             slots[name] = canonical
     for name, value in _backstop(text, vocab, now).items():
         slots.setdefault(name, value)
+    if "price" in slots and slots.get("amount") == slots["price"]:
+        del slots["amount"]  # one number said once (涨到15块) is a price, not also an amount
     return slots
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from assistant.catalog import FALLBACK, Catalog
+from assistant.catalog import FALLBACK, OUT_OF_SCOPE, Catalog
 from assistant.frames import FinalTranscript, Frame, IntentResult
 from assistant.normalize import Normalizer
 from assistant.pipeline import Processor
@@ -31,6 +31,8 @@ class Understanding:
             return IntentResult(text="", intent=FALLBACK, confidence=0.0)
         parsed = self.parser.parse(text)
         intent = parsed["intent"]["name"] or FALLBACK
+        if intent == OUT_OF_SCOPE:  # trained as an intent so DIET has somewhere to put it; not a function
+            intent = FALLBACK
         slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, datetime.now())
         spec = self.catalog.function_for(intent)
         return IntentResult(

@@ -17,6 +17,13 @@ from assistant.audio import check_stream_rate
 from assistant.frames import AudioChunk, Frame, SpeechPaused, SpeechStarted, SpeechStopped
 from assistant.pipeline import Processor
 
+# webrtcvad calls the first ~100 ms of any steady background noise speech while its noise model
+# settles; its verdicts are ignored for this long at the start of a stream.
+WARMUP_MS = 150
+# webrtcvad goes on saying "speech" for ~90 ms after any loud sound (its hangover), so a 30 ms click
+# reads as ~120 ms of voice: the start window is start_ms plus that, to need start_ms of real voice.
+HANGOVER_MS = 120
+
 
 @dataclass(frozen=True)
 class VadSettings:
@@ -42,8 +49,9 @@ class Vad(Processor):
         self.detector = webrtcvad.Vad(settings.aggressiveness)
         self.frame_bytes = sample_rate * settings.frame_ms // 1000 * 2
         n = lambda ms: max(1, ms // settings.frame_ms)  # noqa: E731
-        self.start_frames, self.end_frames = n(settings.start_ms), n(settings.end_ms)
+        self.start_frames, self.end_frames = n(settings.start_ms + HANGOVER_MS), n(settings.end_ms)
         self.pause_frames = n(settings.pause_ms)
+        self.warmup_frames = -(-WARMUP_MS // settings.frame_ms)
         # (time, pcm, voiced) of recent frames while idle: the start window and the preroll
         self.recent: deque[tuple[float, bytes, bool]] = deque(maxlen=n(settings.preroll_ms) + self.start_frames)
         self.pending = b""
@@ -70,6 +78,8 @@ class Vad(Processor):
 
     def _frame(self, t: float, pcm: bytes) -> Iterator[Frame]:
         voiced = self.detector.is_speech(pcm, self.rate)
+        if self.warmup_frames:
+            self.warmup_frames, voiced = self.warmup_frames - 1, False
         end = t + self.s.frame_ms / 1000
         if not self.speaking:
             self.recent.append((t, pcm, voiced))

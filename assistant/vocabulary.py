@@ -30,6 +30,11 @@ class Vocabulary:
     def display(self, value: str) -> str:
         return self.names.get(value, value)
 
+    def names_in(self, table: str) -> list[str]:
+        """Display names of the values in lookup `table`, in file order."""
+        values = dict.fromkeys(self.synonyms.get(entry, entry) for entry in self.lookups.get(table, []))
+        return [self.display(value) for value in values]
+
     def terms(self) -> list[str]:
         """Every lookup table phrase, longest first (so a scan finds 中国平安 before 平安)."""
         unique = {entry for entries in self.lookups.values() for entry in entries}

@@ -6,6 +6,7 @@ pauses; this module only decodes.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,20 @@ from assistant.errors import ModelNotFoundError
 # Whisper's usual guards against decoding noise or silence into text.
 _NO_SPEECH = 0.6
 _LOW_LOGPROB = -1.0
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def copied_from_prompt(text: str, prompt: str, canary: str) -> bool:
+    """True when a transcript looks copied from the prompt rather than heard: it holds two characters
+    in a row of the canary sentence, it is nothing but a stretch of the prompt (是的 heard as 贵州茅),
+    or it enumerates with 、 as the prompt does and names something from it."""
+    if any(canary[i : i + 2] in text for i in range(len(canary) - 1)):
+        return True
+    prompt = _NOT_WORD.sub("", prompt)
+    pieces = [p for p in _NOT_WORD.split(text) if p]
+    if "、" in text:
+        return any(len(p) > 1 and p in prompt for p in pieces)
+    return bool(pieces) and "".join(pieces) in prompt
 
 
 class WhisperRecognizer:
@@ -47,14 +62,11 @@ class WhisperRecognizer:
             return ""
         audio = to_float(pcm)
         text = self._decode(audio, self.prompt)
-        if self.prompt and self._copied_from_prompt(text):
-            text = self._decode(audio, None)  # the prompt leaked into the transcript: decode unbiased
+        if self.prompt and copied_from_prompt(text, self.prompt, self.canary or ""):
+            # the prompt leaked into the transcript: decode again with only the canary, which keeps
+            # Whisper in simplified Mandarin without offering it domain words to copy
+            text = self._decode(audio, f"{self.canary}。" if self.canary else None)
         return text
-
-    def _copied_from_prompt(self, text: str) -> bool:
-        """True when the transcript holds two or more characters in a row of the canary sentence."""
-        canary = self.canary or ""
-        return any(canary[i : i + 2] in text for i in range(len(canary) - 1))
 
     def _decode(self, audio: np.ndarray, prompt: str | None) -> str:
         segments, _ = self.model.transcribe(
