@@ -32,6 +32,7 @@ class Transcriber(Processor):
         self.stream: RecognizerStream | None = None  # streaming recognisers only
         self.audio: Audio | None = None  # this utterance at the caller's rate (decode-at-end ones)
         self.speculation: tuple[float, Future[str]] | None = None
+        self.shown: Future[str] | None = None  # the speculation already shown as a partial
         self.pool = ThreadPoolExecutor(max_workers=1)
 
     def process(self, frame: Frame) -> Iterator[Frame]:
@@ -46,6 +47,7 @@ class Transcriber(Processor):
         elif isinstance(frame, AudioChunk):
             if self.audio:
                 self.audio = Audio(self.audio.pcm + frame.pcm, frame.sample_rate)
+                yield from self._speculation_as_partial()
             elif self.stream:
                 yield from self._partial(self.stream.accept(self._at_rate(Audio(frame.pcm, frame.sample_rate))))
         elif isinstance(frame, SpeechPaused) and self.audio:
@@ -54,6 +56,13 @@ class Transcriber(Processor):
             raw = self._final(frame.t)
             self.audio = self.stream = None
             yield FinalTranscript(text=self.normalize(raw), raw=raw)
+
+    def _speculation_as_partial(self) -> Iterator[Frame]:
+        """What the caller said up to their last pause, once its decode is done: a live partial."""
+        future = self.speculation[1] if self.speculation else None
+        if future and future.done() and future is not self.shown:
+            self.shown = future
+            yield from self._partial(future.result())
 
     def _at_rate(self, audio: Audio) -> bytes:
         return resample(audio, self.recognizer.sample_rate).pcm

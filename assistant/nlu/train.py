@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
+from contextlib import redirect_stdout
 import logging
 import tempfile
 from pathlib import Path
@@ -14,6 +17,8 @@ from pathlib import Path
 import yaml
 
 from assistant.config import RUNTIME_DIR, Config
+from assistant.errors import AssistantError
+from assistant.vocabulary import Vocabulary
 
 MODELS = RUNTIME_DIR / "nlu"
 _TOKENIZER_SOURCE = Path(__file__).with_name("tokenizer.py")
@@ -60,28 +65,34 @@ def entity_words(nlu_dir: Path) -> list[str]:
     return sorted(w for w in words if w and not w.isdigit())
 
 
+def write_dictionary(nlu_dir: Path, folder: Path) -> Path:
+    """The jieba user dictionary the tokenizer loads: entity words at a high frequency."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "userdict.txt").write_text("".join(f"{w} 1000\n" for w in entity_words(nlu_dir)), encoding="utf-8")
+    return folder
+
+
 def train(config: Config) -> Path:
     """Train unless a model for exactly this data and pipeline exists; returns its path."""
     target = model_path(config)
     if target.exists():
         return target
-    from rasa.model_training import train_nlu
-
+    Vocabulary.load(config.nlu_dir)  # broken YAML: one error with file and line, before rasa's traceback
     from assistant.nlu.fastload import quiet_rasa
 
-    quiet_rasa()
+    quiet_rasa()  # before TensorFlow is imported, or its C++ log level is already set
+    from rasa.model_training import train_nlu
+
+    os.environ["LOG_LEVEL"] = "INFO"  # rasa hides its epoch progress bar at WARNING and above
     MODELS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
-        dictionary = Path(tmp) / "jieba"
-        dictionary.mkdir()
-        (dictionary / "userdict.txt").write_text(
-            "".join(f"{w} 1000\n" for w in entity_words(config.nlu_dir)), encoding="utf-8"
-        )
+        dictionary = write_dictionary(config.nlu_dir, Path(tmp) / "jieba")
         config_file = Path(tmp) / "config.yml"
         config_file.write_text(yaml.safe_dump(rasa_config(config, dictionary), allow_unicode=True))
-        out = train_nlu(str(config_file), str(config.nlu_dir), tmp, fixed_model_name="model")
+        with redirect_stdout(sys.stderr):  # rasa prints its own messages; stdout is for results
+            out = train_nlu(str(config_file), str(config.nlu_dir), tmp, fixed_model_name="model")
         if not out or not Path(out).exists():
-            raise RuntimeError("Rasa training did not produce a model")
+            raise AssistantError("Rasa training did not produce a model; see the messages above")
         Path(out).rename(target)
     logging.getLogger(__name__).info("trained NLU model %s", target.name)
     return target
