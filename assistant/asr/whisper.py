@@ -7,6 +7,7 @@ pauses; this module only decodes.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,12 @@ from assistant.errors import ModelNotFoundError
 _NO_SPEECH = 0.6
 _LOW_LOGPROB = -1.0
 _NOT_WORD = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=None)
+def _load_model(model_path: Path, compute_type: str, threads: int) -> WhisperModel:
+    # Shared by the recognisers of every stream rate: all decode 16 kHz audio.
+    return WhisperModel(str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads)
 
 
 def copied_from_prompt(text: str, prompt: str, canary: str) -> bool:
@@ -51,7 +58,7 @@ class WhisperRecognizer:
     ) -> None:
         if not (model_path / "model.bin").is_file():
             raise ModelNotFoundError(f"no Whisper model in {model_path} (expected model.bin there)")
-        self.model = WhisperModel(str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        self.model = _load_model(model_path.resolve(), compute_type, threads)
         self.prompt = prompt
         self.canary = canary
         self.beam_size = beam_size
@@ -77,6 +84,9 @@ class WhisperRecognizer:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            # No temperature fallback: on noisy calls it re-decodes up to five times with sampling,
+            # taking 10 s or more and giving a different transcript on every run.
+            temperature=0.0,
         )
         return "".join(
             s.text for s in segments if not (s.no_speech_prob > _NO_SPEECH and s.avg_logprob < _LOW_LOGPROB)
