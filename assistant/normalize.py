@@ -7,6 +7,7 @@ catalog's and vocabulary's own spelling of domain terms.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -18,6 +19,8 @@ import zhconv
 from pypinyin import Style, lazy_pinyin, pinyin
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
+
+jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every command
 
 # Words whose numerals are not numbers. Most are already safe because a lone numeral is only
 # converted before a unit; these are the ones where a unit follows, plus names and common words

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assistant.errors import DataFileError
+from assistant.yamlfile import load_yaml
 
 
 @dataclass
@@ -62,14 +61,7 @@ class Vocabulary:
 
 
 def _nlu_items(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 1
-        raise DataFileError(f"{path}:{line}: {err.problem or err.context}") from err
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise DataFileError(f"{path}:1: {err}") from err
+    data = load_yaml(path) or {}
     items = data.get("nlu", []) if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise DataFileError(f"{path}:1: expected a mapping whose `nlu` key holds a list of items")

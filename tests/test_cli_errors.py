@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import wave
@@ -201,3 +202,18 @@ def test_route_wav_json_reports_the_error(tmp_path: Path, truncated_wav: Path) -
 
     record = json.loads(result.stdout)
     assert record["input"] == str(truncated_wav) and "truncated" in record["error"]
+
+
+@pytest.mark.parametrize("folder, name", [("nlu_data", "banking.yml"), ("intents", "cards.yml")])
+def test_broken_yaml_is_one_error_with_file_and_line(tmp_path: Path, folder: str, name: str) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    for part in ("nlu_data", "intents"):
+        shutil.copytree(repo / part, tmp_path / part)
+    shutil.copy(repo / "config.yml", tmp_path / "config.yml")
+    broken = tmp_path / folder / name
+    lines = broken.read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "  - broken: [unclosed")
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("route", "你好", cwd=tmp_path, env={**os.environ, "ASSISTANT_CONFIG": str(tmp_path / "config.yml")})
+    line = assert_one_error(result, name)
+    assert re.search(rf"{re.escape(name)}:\d+", line)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assistant.errors import DataFileError, ModelNotFoundError
+from assistant.yamlfile import load_yaml
 
 VOICES_DIR = Path(__file__).resolve().parents[2] / "voices"
 ENGINES = ("piper", "espeak")
@@ -20,12 +19,7 @@ def load_voice_settings(name: str) -> dict[str, Any]:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in VOICES_DIR.glob("*.yml")))
         raise ModelNotFoundError(f"no voice settings {path.name} in voices/ (known: {known})")
-    try:
-        settings = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise DataFileError(f"voices/{path.name}{where}: invalid YAML: {error}") from error
+    settings = load_yaml(path)
     if not isinstance(settings, dict) or settings.get("engine") not in ENGINES:
         raise DataFileError(
             f"voices/{path.name}: expected a mapping with engine: one of {', '.join(ENGINES)}"
