@@ -19,9 +19,13 @@ class Vocabulary:
     lookups: dict[str, list[str]]  # lookup table name -> entries
     names: dict[str, str]  # canonical value -> display name
 
+    def values_in(self, table: str) -> list[str]:
+        """The canonical values lookup `table` names, each once, in file order."""
+        return list(dict.fromkeys(self.synonyms.get(entry, entry) for entry in self.lookups.get(table, [])))
+
     def canonical(self, table: str, text: str) -> str | None:
         """The canonical value of `text` if it names something in lookup `table`, else None."""
-        values = {self.synonyms.get(entry, entry) for entry in self.lookups.get(table, [])}
+        values = self.values_in(table)
         text = text.strip()
         value = self.synonyms.get(text, text)
         return value if value in values else None
@@ -31,8 +35,7 @@ class Vocabulary:
 
     def names_in(self, table: str) -> list[str]:
         """Display names of the values in lookup `table`, in file order."""
-        values = dict.fromkeys(self.synonyms.get(entry, entry) for entry in self.lookups.get(table, []))
-        return [self.display(value) for value in values]
+        return [self.display(value) for value in self.values_in(table)]
 
     def terms(self) -> list[str]:
         """Every lookup table phrase, longest first (so a scan finds 中国平安 before 平安)."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
-from contextlib import redirect_stdout
-import logging
 import tempfile
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import yaml
