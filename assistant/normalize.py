@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 import cn2an
 import jieba
@@ -73,10 +74,16 @@ _SPACE_NEXT_TO_CJK = re.compile(f"\\s+(?=[{_CJK}])|(?<=[{_CJK}])\\s+")
 _ALL_CJK = re.compile(f"[{_CJK}]+")
 
 _FUZZY_MIN_RATIO = 90
+_FUZZY_MIN_RATIO_LONG = 85  # terms of four or more syllables are distinctive enough to allow more
 _FUZZY_MIN_LENGTH = 3  # two-character terms are repaired only on identical pinyin
 # A character more or less is compared only for long terms: in short ones it is mostly a paraphrase
 # (卖股票 is not 买入股票) rather than a mishearing.
 _SLACK_MIN_LENGTH = 5
+# A window that sounds exactly like a term, tones included, is repaired even when it is a rare word
+# (万颗 → 万科, 化费 → 话费) or cuts one (交电化费 → 交电话费); common words (花费) are left alone.
+_RARE_WORD_FREQ = 100
+_FUZZY_CUT_MIN_LENGTH = 4  # a long term heard with one syllable wrong may cut a word (股票商银行)
+_INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
 
 
 def protection_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -197,6 +204,23 @@ def _readings(char: str) -> tuple[str, ...]:
     return tuple(pinyin(char, style=Style.NORMAL, heteronym=True)[0])
 
 
+@lru_cache(maxsize=None)
+def _toned_readings(char: str) -> tuple[str, ...]:
+    return tuple(pinyin(char, style=Style.TONE3, heteronym=True)[0])
+
+
+def _initial_and_final(syllable: str) -> tuple[str, str]:
+    initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
+    return initial, syllable[len(initial):]
+
+
+def _near(heard: tuple[str, ...], syllable: str) -> bool:
+    """One of the readings shares the initial or the final with `syllable` (min ~ yin, zhong ~ zheng)."""
+    initial, final = _initial_and_final(syllable)
+    return any(h_initial == initial or h_final == final
+               for h_initial, h_final in map(_initial_and_final, heard))
+
+
 def _word_bounds(text: str) -> set[int]:
     """The offsets where jieba's dictionary segmentation of `text` puts a word boundary."""
     bounds, end = {0}, 0
@@ -211,7 +235,17 @@ def _is_dictionary_word(text: str) -> bool:
     return jieba.dt.FREQ.get(text, 0) > 0
 
 
-_Candidate = tuple[int, float, int, int, str]  # term length, score, start, end, term
+def _is_rare_word(text: str) -> bool:
+    return jieba.dt.FREQ.get(text, 0) < _RARE_WORD_FREQ
+
+
+class _Candidate(NamedTuple):
+    term: str
+    start: int
+    end: int
+    score: float  # pinyin similarity, 100 = same pinyin
+    may_cut: bool  # the window may begin or end inside a word
+    may_be_word: bool  # the window may be a (rare) dictionary word
 
 
 class Normalizer:
@@ -243,9 +277,9 @@ class Normalizer:
                 exact += [(start, start + n) for n in self._lengths
                           if start + n <= last and text[start:start + n] in self._pinyin]
             for start, end, term in self._windows(readings, first, last):
-                score = self._score(text[start:end], readings[start:end], term)
-                if score is not None:
-                    candidates.append((len(term), score, start, end, term))
+                candidate = self._candidate(text, readings, start, end, term)
+                if candidate is not None:
+                    candidates.append(candidate)
         return _replace(text, candidates, exact)
 
     def _windows(self, readings: list[tuple[str, ...]], first: int, last: int) -> set[tuple[int, int, str]]:
@@ -260,43 +294,56 @@ class Normalizer:
                                    for n in _window_lengths(term) if i + 1 - n >= first)
         return windows
 
-    def _score(self, window: str, readings: list[tuple[str, ...]], term: str) -> float | None:
-        """How surely `window` is a mishearing of `term` (pinyin similarity, 100 = same pinyin), or None."""
-        if window == term:
-            return None
+    def _candidate(self, text: str, readings: list[tuple[str, ...]], start: int, end: int,
+                   term: str) -> _Candidate | None:
+        """`text[start:end]` as a mishearing of `term`, or None when it is unlikely to be one."""
+        window, heard = text[start:end], readings[start:end]
+        if window in self._pinyin:
+            return None  # a term as it is (卖出股票 is not a mishearing of 买入股票)
         syllables = self._pinyin[term]
-        if len(window) == len(term):
-            misses = sum(s not in heard for s, heard in zip(syllables, readings))
+        same_length = len(window) == len(term)
+        if same_length:
+            wrong = [s not in r for s, r in zip(syllables, heard)]
+            near = sum(w and _near(r, s) for w, s, r in zip(wrong, syllables, heard))
+            misses = sum(wrong) - near / 2  # a syllable sharing its initial or final is half wrong
             if misses > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
                 return None
         most = len(term) // 2
         distance = Levenshtein.distance(window, term, score_cutoff=most)
         if distance > most:
             return None  # too few characters in common to be a mishearing of this term
-        if len(window) == len(term):
-            if misses == 0:
-                return 100.0
-            heard = [s if s in r else r[0] for s, r in zip(syllables, readings)]
+        if same_length and misses == 0:
+            toned = all(t in _toned_readings(c) for t, c in zip(lazy_pinyin(term, style=Style.TONE3), window))
+            return _Candidate(term, start, end, 100.0, may_cut=toned and len(term) >= _FUZZY_MIN_LENGTH,
+                              may_be_word=toned)
+        if same_length:
+            said = [s if s in r else r[0] for s, r in zip(syllables, heard)]
         elif distance == 1:
             return None  # only one character more or less: a paraphrase (买股票), not a mishearing
         else:
-            heard = [r[0] for r in readings]
-        score = ratio("".join(heard), "".join(syllables))
-        return score if len(term) >= _FUZZY_MIN_LENGTH and score >= _FUZZY_MIN_RATIO else None
+            said = [r[0] for r in heard]
+        score = ratio("".join(said), "".join(syllables))
+        least = _FUZZY_MIN_RATIO if len(term) < _FUZZY_CUT_MIN_LENGTH else _FUZZY_MIN_RATIO_LONG
+        if len(term) < _FUZZY_MIN_LENGTH or score < least:
+            return None
+        may_cut = same_length and len(term) >= _FUZZY_CUT_MIN_LENGTH and misses <= 1
+        return _Candidate(term, start, end, score, may_cut=may_cut, may_be_word=False)
 
 
 def _replace(text: str, candidates: list[_Candidate], exact: list[tuple[int, int]]) -> str:
     """Apply the best non-overlapping repairs (longest term, then best score), keeping exact terms intact."""
-    chosen: list[tuple[int, int, str]] = []
+    chosen: list[_Candidate] = []
     bounds = _word_bounds(text) if candidates else set()
-    for _, _, start, end, term in sorted(candidates, key=lambda c: (-c[0], -c[1], c[2], c[4])):
-        if start not in bounds or end not in bounds or _is_dictionary_word(text[start:end]):
-            continue  # the window cuts a word (晚上吃 is not 上汽) or is a real word (花费 is not 话费)
-        taken = [(s, e) for s, e, _ in chosen] + [(s, e) for s, e in exact if not start <= s < e <= end]
-        if all(end <= s or e <= start for s, e in taken):
-            chosen.append((start, end, term))
-    for start, end, term in sorted(chosen, reverse=True):
-        text = text[:start] + term + text[end:]
+    for c in sorted(candidates, key=lambda c: (-len(c.term), -c.score, c.start, c.term)):
+        if (c.start not in bounds or c.end not in bounds) and not c.may_cut:
+            continue  # the window cuts a word (晚上吃 is not 上汽)
+        if _is_dictionary_word(text[c.start:c.end]) and not (c.may_be_word and _is_rare_word(text[c.start:c.end])):
+            continue  # the window is a real word (花费 is not 话费)
+        taken = [(o.start, o.end) for o in chosen] + [(s, e) for s, e in exact if not c.start <= s < e <= c.end]
+        if all(c.end <= s or e <= c.start for s, e in taken):
+            chosen.append(c)
+    for c in sorted(chosen, key=lambda c: c.start, reverse=True):
+        text = text[:c.start] + c.term + text[c.end:]
     return text
 
 

@@ -7,6 +7,7 @@ the dialog asks for it again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,11 @@ _DAYS = {"今天": 0, "明天": 1, "后天": 2, "大后天": 3}
 _DAY_AND_PERIOD = {"今晚": ("今天", "晚上"), "明早": ("明天", "早上"), "明晚": ("明天", "晚上")}
 _AFTERNOON = ("下午", "傍晚", "晚上", "夜里")
 _NIGHT = ("晚上", "夜里")
+# A day and part of the day without a clock time (明天下午) means the start of that part of the day;
+# a bare day (明天) is too vague and is asked again.
+_DAY_PART = re.compile("(大后天|今天|明天|后天|今晚|明早|明晚)(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里)?")
+_PART_STARTS = {"凌晨": 5, "早上": 8, "早晨": 8, "上午": 9, "中午": 12, "下午": 14, "傍晚": 17,
+                "晚上": 19, "夜里": 21}
 _CLOCK_TIME = re.compile(
     "(大后天|今天|明天|后天|今晚|明早|明晚)?(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里)?"
     r"(?<![\d.])(\d{1,2})(?:点|时|:)(?:(半)|([13一三])刻|(\d{1,2})分?)?"
@@ -74,21 +80,14 @@ def canonical_slots(
 
 def _canonical(slot: str, value: str, vocab: Vocabulary, now: datetime) -> Any:
     value = value.strip()
-    if slot in ("amount", "price"):
-        return _amount(value)
-    if slot == "quantity":
-        return _quantity(value)
-    if slot == "stock":
-        code = vocab.canonical("stock", value)
-        digits = normalize_numbers(value)
-        return code or (digits if _STOCK_CODE.fullmatch(digits) else None)
-    if slot in _LOOKUP_SLOTS:
-        return vocab.canonical(slot, value)
-    if slot == "phone_number":
-        return _phone(value)
-    if slot == "when":
-        return _when(value, now)
-    return value or None  # payee and free-text slots are kept as said
+    canonicalise = _CANONICAL.get(slot)
+    return canonicalise(value, vocab, now) if canonicalise else value or None
+
+
+def _stock(value: str, vocab: Vocabulary) -> str | None:
+    code = vocab.canonical("stock", value)
+    digits = normalize_numbers(value)
+    return code or (digits if _STOCK_CODE.fullmatch(digits) else None)
 
 
 def _plain(number: float) -> int | float:
@@ -128,11 +127,12 @@ def _phone(value: str) -> str | None:
     return None
 
 
-def _when(value: str, now: datetime) -> str | None:
+def _when(value: str, now: datetime, day_parts: bool = True) -> str | None:
+    """`value` as an ISO datetime; `day_parts`: a day without a clock time (明天下午) counts too."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        moment = _time_in(normalize_numbers(value), now)
+        moment = _time_in(normalize_numbers(value), now, day_parts)
     if moment is None:
         return None
     if moment.tzinfo is not None:
@@ -140,7 +140,7 @@ def _when(value: str, now: datetime) -> str | None:
     return moment.replace(microsecond=0).isoformat(timespec="seconds")
 
 
-def _time_in(text: str, now: datetime) -> datetime | None:
+def _time_in(text: str, now: datetime, day_parts: bool) -> datetime | None:
     """The first time expression in `text`, as a datetime relative to `now`."""
     relative = _RELATIVE_TIME.search(text)
     if relative:
@@ -150,7 +150,7 @@ def _time_in(text: str, now: datetime) -> datetime | None:
         return now + timedelta(minutes=amount * minutes)
     clock = _CLOCK_TIME.search(text)
     if not clock:
-        return None
+        return _day_part(text, now) if day_parts else None
     day, period, hour, half, quarter, minute = clock.groups()
     day, period = _DAY_AND_PERIOD.get(day, (day, period))
     hour = int(hour)
@@ -178,9 +178,34 @@ def _time_in(text: str, now: datetime) -> datetime | None:
     return min(moment for moment in candidates if moment > now)
 
 
+def _day_part(text: str, now: datetime) -> datetime | None:
+    match = _DAY_PART.search(text)
+    if not match:
+        return None
+    day, part = _DAY_AND_PERIOD.get(match.group(1), match.groups())
+    if part is None:
+        return None
+    moment = _at(now + timedelta(days=_DAYS[day]), _PART_STARTS[part], 0)
+    return moment if moment > now else None
+
+
 def _at(day: datetime, hour: int, minute: int) -> datetime:
     midnight = day.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + timedelta(hours=hour, minutes=minute)
+
+
+_CANONICAL: dict[str, Callable[[str, Vocabulary, datetime], Any]] = {
+    "amount": lambda value, vocab, now: _amount(value),
+    "price": lambda value, vocab, now: _amount(value),
+    "quantity": lambda value, vocab, now: _quantity(value),
+    "stock": lambda value, vocab, now: _stock(value, vocab),
+    "currency": lambda value, vocab, now: vocab.canonical("currency", value),
+    "bill_type": lambda value, vocab, now: vocab.canonical("bill_type", value),
+    "phone_number": lambda value, vocab, now: _phone(value),
+    "when": lambda value, vocab, now: _when(value, now),
+}
+# Entities with a canonical form; any other entity (payee, free-text slots) is kept as said.
+CANONICAL_ENTITIES = frozenset(_CANONICAL)
 
 
 def _backstop(text: str, vocab: Vocabulary, now: datetime) -> dict[str, Any]:
@@ -197,7 +222,7 @@ def _backstop(text: str, vocab: Vocabulary, now: datetime) -> dict[str, Any]:
     found["price"] = {float(next(g for g in groups if g)) for groups in _PRICE_IN_TEXT.findall(text)}
     if not _PRICE_CONTEXT.search(text):
         found["amount"] = {float(n) for n in _AMOUNT_IN_TEXT.findall(text)} | _foreign_amounts(text, vocab)
-    found["when"] = {_when(text, now)}
+    found["when"] = {_when(text, now, day_parts=False)}  # 今天晚上吃什么 is no callback time
     slots = {}
     for name, values in found.items():
         values.discard(None)

@@ -24,7 +24,8 @@ class Understanding:
         self.vocabulary = vocabulary
         self.catalog = catalog
 
-    def understand(self, text: str, normalized: bool = False) -> IntentResult:
+    def understand(self, text: str, normalized: bool = False, now: datetime | None = None) -> IntentResult:
+        """`now` is when relative times (一个小时后, 明天上午十点) are counted from; the clock by default."""
         if not normalized:
             text = self.normalizer.normalize(text)
         if not text:
@@ -33,7 +34,7 @@ class Understanding:
         intent = parsed["intent"]["name"] or FALLBACK
         if intent == OUT_OF_SCOPE:  # trained as an intent so DIET has somewhere to put it; not a function
             intent = FALLBACK
-        slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, datetime.now())
+        slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, now or datetime.now())
         spec = self.catalog.function_for(intent)
         return IntentResult(
             text=text,

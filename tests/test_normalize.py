@@ -8,10 +8,11 @@ VOCABULARY = Vocabulary(
     synonyms={"贵州茅台": "600519", "茅台": "600519", "招商银行": "600036", "招行": "600036", "万科": "000002",
               "五粮液": "000858", "三一重工": "600031", "三一": "600031", "中国一重": "601106",
               "一汽解放": "000800", "九阳股份": "002242", "七匹狼": "002029", "三六零": "601360",
-              "上汽集团": "600104", "上汽": "600104", "美元": "USD", "电费": "electricity", "话费": "mobile"},
+              "上汽集团": "600104", "上汽": "600104", "美元": "USD", "电费": "electricity", "话费": "mobile",
+              "电话费": "mobile"},
     lookups={"stock": ["贵州茅台", "茅台", "招商银行", "招行", "万科", "五粮液", "三一重工", "三一", "中国一重",
                        "一汽解放", "九阳股份", "七匹狼", "三六零", "上汽集团", "上汽"],
-             "currency": ["美元"], "bill_type": ["电费", "话费"]},
+             "currency": ["美元"], "bill_type": ["电费", "话费", "电话费"]},
     names={},
 )
 
@@ -114,6 +115,11 @@ def test_numbers_next_to_protected_words_still_convert(normalizer, spoken, expec
     ("招商银航", "招商银行"),
     ("买入股标", "买入股票"),  # biao/piao: close pinyin, not identical
     ("我想买没元", "我想买美元"),  # two characters: identical pinyin only
+    # Telephone-channel transcripts of banking_dev:
+    ("把万颗卖掉三百股", "把万科卖掉300股"),  # a rare word that sounds exactly like the term, tones too
+    ("我要交电化费", "我要交电话费"),  # 交电|化费: an exact sound-alike may cut words
+    ("买入两百股票商银行", "买入200股招商银行"),  # a long term one syllable off may cut a word
+    ("办领民众转账", "办领银证转账"),  # min ~ yin, zhong ~ zheng: near syllables count half
 ])
 def test_misheard_domain_terms_are_repaired(normalizer, heard, expected):
     assert normalizer.normalize(heard) == expected
@@ -127,6 +133,8 @@ def test_misheard_domain_terms_are_repaired(normalizer, heard, expected):
     "今天晚上吃什么",  # 上吃 sounds like 上汽 but cuts the word 晚上
     "这个月花费多少",  # 花费 is a word, not 话费
     "我想买股票价格是多少",
+    "民众很多",
+    "卖出股份",
 ])
 def test_correct_phrases_are_not_repaired(normalizer, text):
     assert normalizer.normalize(text) == text

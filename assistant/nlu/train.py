@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -48,8 +49,18 @@ def model_hash(config: Config) -> str:
     return h.hexdigest()[:16]
 
 
-def model_path(config: Config) -> Path:
-    return MODELS / f"{model_hash(config)}.tar.gz"
+def model_path(config: Config, models_dir: Path = MODELS) -> Path:
+    return models_dir / f"{model_hash(config)}.tar.gz"
+
+
+def training_record(model: Path) -> dict | None:
+    """What `train` noted about the run that made `model` (seconds, examples, epochs), if anything."""
+    record = _record_path(model)
+    return json.loads(record.read_text()) if record.exists() else None
+
+
+def _record_path(model: Path) -> Path:
+    return model.with_name(model.name.removesuffix(".tar.gz") + ".json")
 
 
 def entity_words(nlu_dir: Path) -> list[str]:
@@ -72,9 +83,9 @@ def write_dictionary(nlu_dir: Path, folder: Path) -> Path:
     return folder
 
 
-def train(config: Config) -> Path:
+def train(config: Config, models_dir: Path = MODELS) -> Path:
     """Train unless a model for exactly this data and pipeline exists; returns its path."""
-    target = model_path(config)
+    target = model_path(config, models_dir)
     if target.exists():
         return target
     Vocabulary.load(config.nlu_dir)  # broken YAML: one error with file and line, before rasa's traceback
@@ -82,10 +93,12 @@ def train(config: Config) -> Path:
 
     quiet_rasa()  # before TensorFlow is imported, or its C++ log level is already set
     from rasa.model_training import train_nlu
+    from rasa.shared.nlu.training_data.loading import load_data
 
     os.environ["LOG_LEVEL"] = "INFO"  # rasa hides its epoch progress bar at WARNING and above
-    MODELS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=models_dir) as tmp:
         dictionary = write_dictionary(config.nlu_dir, Path(tmp) / "jieba")
         config_file = Path(tmp) / "config.yml"
         config_file.write_text(yaml.safe_dump(rasa_config(config, dictionary), allow_unicode=True))
@@ -94,5 +107,14 @@ def train(config: Config) -> Path:
         if not out or not Path(out).exists():
             raise AssistantError("Rasa training did not produce a model; see the messages above")
         Path(out).rename(target)
+    seconds = round(time.perf_counter() - started, 1)
+    _record_path(target).write_text(json.dumps({
+        "seconds": seconds, "examples": len(load_data(str(config.nlu_dir)).nlu_examples),
+        "epochs": _epochs(config)}))
     logging.getLogger(__name__).info("trained NLU model %s", target.name)
     return target
+
+
+def _epochs(config: Config) -> int | None:
+    return next((step.get("epochs") for step in config.section("nlu")["pipeline"]
+                 if step["name"] == "DIETClassifier"), None)
