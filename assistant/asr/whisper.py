@@ -20,6 +20,10 @@ from assistant.errors import ModelNotFoundError
 _NO_SPEECH = 0.6
 _LOW_LOGPROB = -1.0
 _NOT_WORD = re.compile(r"[\W_]+")
+# Silence appended to every utterance. Cut at a pause, a phone utterance ends 150 ms after its last
+# word, and Whisper then often mishears that word (我要卖股票 → 我要买股票); with half a second of
+# silence after it, 34 of banking_dev's 38 telephone requests route right instead of 29.
+_TAIL_SILENCE_S = 0.5
 
 
 @lru_cache(maxsize=None)
@@ -67,7 +71,7 @@ class WhisperRecognizer:
     def decode(self, pcm: bytes) -> str:
         if len(pcm) < self.sample_rate // 10 * 2:  # under 0.1 s: nothing Whisper can read
             return ""
-        audio = to_float(pcm)
+        audio = np.concatenate([to_float(pcm), np.zeros(int(_TAIL_SILENCE_S * self.sample_rate), np.float32)])
         text = self._decode(audio, self.prompt)
         if self.prompt and copied_from_prompt(text, self.prompt, self.canary or ""):
             # the prompt leaked into the transcript: decode again with only the canary, which keeps
