@@ -82,8 +82,11 @@ _SLACK_MIN_LENGTH = 5
 # A window that sounds exactly like a term, tones included, is repaired even when it is a rare word
 # (万颗 → 万科, 化费 → 话费) or cuts one (交电化费 → 交电话费); common words (花费) are left alone.
 _RARE_WORD_FREQ = 100
+_COMMON_WORD_FREQ = 1000
 _FUZZY_CUT_MIN_LENGTH = 4  # a long term heard with one syllable wrong may cut a word (股票商银行)
-_INITIALS = ("zh", "ch", "sh", *"bpmfdtnlgkhjqxrzcsyw")
+# Grammatical characters are heard right far more often than they stand in for a term's syllable:
+# 回个电话给我 is not 电话费, 有线电视的钱 is not 有线电视费.
+_FUNCTION_CHARS = frozenset("的了给出下一点还是在有和就不也都要说吗呢吧啊把被让到过着个这那我你他她它们")
 
 
 def protection_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -209,25 +212,13 @@ def _toned_readings(char: str) -> tuple[str, ...]:
     return tuple(pinyin(char, style=Style.TONE3, heteronym=True)[0])
 
 
-def _initial_and_final(syllable: str) -> tuple[str, str]:
-    initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
-    return initial, syllable[len(initial):]
-
-
-def _near(heard: tuple[str, ...], syllable: str) -> bool:
-    """One of the readings shares the initial or the final with `syllable` (min ~ yin, zhong ~ zheng)."""
-    initial, final = _initial_and_final(syllable)
-    return any(h_initial == initial or h_final == final
-               for h_initial, h_final in map(_initial_and_final, heard))
-
-
-def _word_bounds(text: str) -> set[int]:
-    """The offsets where jieba's dictionary segmentation of `text` puts a word boundary."""
-    bounds, end = {0}, 0
+def _words(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word of jieba's dictionary segmentation of `text`."""
+    spans, start = [], 0
     for word in jieba.lcut(text, HMM=False):
-        end += len(word)
-        bounds.add(end)
-    return bounds
+        spans.append((start, start + len(word)))
+        start += len(word)
+    return spans
 
 
 def _is_dictionary_word(text: str) -> bool:
@@ -239,6 +230,10 @@ def _is_rare_word(text: str) -> bool:
     return jieba.dt.FREQ.get(text, 0) < _RARE_WORD_FREQ
 
 
+def _is_common_word(text: str) -> bool:
+    return len(text) > 1 and jieba.dt.FREQ.get(text, 0) >= _COMMON_WORD_FREQ
+
+
 class _Candidate(NamedTuple):
     term: str
     start: int
@@ -246,6 +241,7 @@ class _Candidate(NamedTuple):
     score: float  # pinyin similarity, 100 = same pinyin
     may_cut: bool  # the window may begin or end inside a word
     may_be_word: bool  # the window may be a (rare) dictionary word
+    wrong: tuple[int, ...] = ()  # offsets in the text of the characters that do not sound like the term
 
 
 class Normalizer:
@@ -303,11 +299,12 @@ class Normalizer:
         syllables = self._pinyin[term]
         same_length = len(window) == len(term)
         if same_length:
-            wrong = [s not in r for s, r in zip(syllables, heard)]
-            near = sum(w and _near(r, s) for w, s, r in zip(wrong, syllables, heard))
-            misses = sum(wrong) - near / 2  # a syllable sharing its initial or final is half wrong
-            if misses > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
+            wrong = [(start + i, c) for i, (c, s, r) in enumerate(zip(window, syllables, heard)) if s not in r]
+            if len(wrong) > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
                 return None
+            if _FUNCTION_CHARS.intersection(c for _, c in wrong):
+                return None
+            misses = len(wrong)
         most = len(term) // 2
         distance = Levenshtein.distance(window, term, score_cutoff=most)
         if distance > most:
@@ -320,6 +317,8 @@ class Normalizer:
             said = [s if s in r else r[0] for s, r in zip(syllables, heard)]
         elif distance == 1:
             return None  # only one character more or less: a paraphrase (买股票), not a mishearing
+        elif _FUNCTION_CHARS.intersection(set(window) - set(term)):
+            return None
         else:
             said = [r[0] for r in heard]
         score = ratio("".join(said), "".join(syllables))
@@ -327,16 +326,21 @@ class Normalizer:
         if len(term) < _FUZZY_MIN_LENGTH or score < least:
             return None
         may_cut = same_length and len(term) >= _FUZZY_CUT_MIN_LENGTH and misses <= 1
-        return _Candidate(term, start, end, score, may_cut=may_cut, may_be_word=False)
+        return _Candidate(term, start, end, score, may_cut=may_cut, may_be_word=False,
+                          wrong=tuple(i for i, _ in wrong) if same_length else ())
 
 
 def _replace(text: str, candidates: list[_Candidate], exact: list[tuple[int, int]]) -> str:
     """Apply the best non-overlapping repairs (longest term, then best score), keeping exact terms intact."""
     chosen: list[_Candidate] = []
-    bounds = _word_bounds(text) if candidates else set()
+    words = _words(text) if candidates else []
+    bounds = {0} | {end for _, end in words}
     for c in sorted(candidates, key=lambda c: (-len(c.term), -c.score, c.start, c.term)):
         if (c.start not in bounds or c.end not in bounds) and not c.may_cut:
             continue  # the window cuts a word (晚上吃 is not 上汽)
+        if any(c.start <= s and e <= c.end and _is_common_word(text[s:e]) and any(s <= i < e for i in c.wrong)
+               for s, e in words):
+            continue  # a common word heard whole is no mishearing (银行转账 is not 银证转账)
         if _is_dictionary_word(text[c.start:c.end]) and not (c.may_be_word and _is_rare_word(text[c.start:c.end])):
             continue  # the window is a real word (花费 is not 话费)
         taken = [(o.start, o.end) for o in chosen] + [(s, e) for s, e in exact if not c.start <= s < e <= c.end]
