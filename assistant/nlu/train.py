@@ -5,6 +5,7 @@ temporary name and renames on success, so a failed run never replaces a working 
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -88,6 +89,15 @@ def train(config: Config, models_dir: Path = MODELS) -> Path:
     target = model_path(config, models_dir)
     if target.exists():
         return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with (models_dir / f"{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second command waits for the first one's training
+        if not target.exists():
+            _train(config, target)
+    return target
+
+
+def _train(config: Config, target: Path) -> None:
     Vocabulary.load(config.nlu_dir)  # broken YAML: one error with file and line, before rasa's traceback
     from assistant.nlu.fastload import quiet_rasa
 
@@ -96,9 +106,8 @@ def train(config: Config, models_dir: Path = MODELS) -> Path:
     from rasa.shared.nlu.training_data.loading import load_data
 
     os.environ["LOG_LEVEL"] = "INFO"  # rasa hides its epoch progress bar at WARNING and above
-    models_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=models_dir) as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         dictionary = write_dictionary(config.nlu_dir, Path(tmp) / "jieba")
         config_file = Path(tmp) / "config.yml"
         config_file.write_text(yaml.safe_dump(rasa_config(config, dictionary), allow_unicode=True))
@@ -112,7 +121,6 @@ def train(config: Config, models_dir: Path = MODELS) -> Path:
         "seconds": seconds, "examples": len(load_data(str(config.nlu_dir)).nlu_examples),
         "epochs": _epochs(config)}))
     logging.getLogger(__name__).info("trained NLU model %s", target.name)
-    return target
 
 
 def _epochs(config: Config) -> int | None:
