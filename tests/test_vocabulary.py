@@ -24,7 +24,7 @@ INTENTS = {
     "forex_trade", "credit_card_repay", "credit_card_bill", "stock_buy", "stock_sell", "order_cancel",
     "order_query", "stock_quote", "positions", "bank_securities_transfer", "price_alert", "complaint",
     "suggestion", "business_info", "human_agent", "callback_request", "greet", "goodbye", "affirm", "deny",
-    "out_of_scope",
+    "out_of_scope", "inform", "key_menu",
 }
 ENTITIES = {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee", "phone_number", "when"}
 VOCABULARY_ENTITIES = {"stock", "currency", "bill_type"}
