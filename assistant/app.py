@@ -5,16 +5,21 @@ from functools import cached_property
 from typing import Any
 
 from assistant.asr.base import Recognizer
-from assistant.catalog import Catalog, render
+from adapters import open_backend
+from adapters.clock import Clock, clock_from_setting, real_clock
+from assistant.catalog import Catalog
 from assistant.config import Config
 from assistant.engines import make_recognizer, make_synthesizer, whisper_prompt
 from assistant.nlu.resident import ResidentNlu
 from assistant.nlu.train import train
 from assistant.normalize import Normalizer
 from assistant.pipeline import Pipeline, Processor
-from assistant.policy import Policy
+from assistant.dialog.dialog import Dialog
+from assistant.policy import DialogSettings, Policy
 from assistant.responder import Responder
 from assistant.speaker import Speaker
+from assistant.store import CallStore
+from assistant.template import names, render
 from assistant.transcriber import Transcriber
 from assistant.tts.base import Synthesizer
 from assistant.tts.prompt_cache import PromptCache
@@ -23,7 +28,7 @@ from assistant.understanding import Understander, Understanding
 from assistant.vad import Vad
 from assistant.vocabulary import Vocabulary
 
-_NAMED_TYPES = ("stock", "currency", "bill_type")
+DEFAULT_DATABASE = "var/assistant.sqlite"  # calls, turns, hand-off tickets
 # How many names of each kind go into the ASR prompt (lookup tables list the most asked-for first).
 _PROMPT_NAMES = {"currency": 4, "bill_type": 6, "stock": 6}
 
@@ -66,30 +71,40 @@ class Assistant:
     def fixed_sentences(self) -> frozenset[str]:
         """Every sentence the catalog says word for word: worth synthesising once, at setup."""
         texts = list(self.catalog.replies.values())
+        texts += [prompt for prompt in self.catalog.prompts.values() if not list(names(prompt))]
         for function in self.catalog.functions.values():
             texts += [slot.prompt for slot in function.slots]
             texts.append(render(function.opening, {}))
         return frozenset(s for text in texts for s in split_sentences(text))
 
+    @cached_property
     def policy(self) -> Policy:
-        return Policy(self.catalog, self.display, self.config.section("nlu").get("threshold", 0.45))
+        """The dialog policy over the catalog, the back end (config.yml `adapters:`) and the call store."""
+        section = self.config.section("dialog")
+        settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", 0.45))
+        clock = self.clock()
+        store = CallStore(self.config.root / section.get("database", DEFAULT_DATABASE), clock)
+        return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings)
 
-    def display(self, slot_type: str, value: Any) -> str:
-        if slot_type in _NAMED_TYPES:
-            return self.vocabulary.display(str(value))
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
+    def clock(self) -> Clock:
+        """The sandbox bank's clock when config.yml pins it, so trading hours agree with the bank."""
+        adapters = self.config.section("adapters")
+        if adapters.get("kind", "sandbox") != "sandbox":
+            return real_clock
+        return clock_from_setting((adapters.get("sandbox") or {}).get("clock"))
 
-    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True) -> Pipeline:
-        """The whole call flow, caller audio in at `sample_rate`, ending in `outputs`."""
-        vad = Vad(Vad.settings_from(self.config.section("vad")), sample_rate)
-        stages: list[Processor] = [
-            vad,
-            Transcriber(self.recognizer(sample_rate), self.normalizer.normalize),
-            Understander(self.understanding),
-            Responder(self.policy()),
-        ]
+    def dialog(self, caller: str | None = None) -> Dialog:
+        return self.policy.open(caller)
+
+    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True,
+                 caller: str | None = None, listen: bool = True) -> Pipeline:
+        """The whole call flow of one call from `caller` (a phone number, if known), caller audio in
+        at `sample_rate`, ending in `outputs`; without `listen`, typed text in instead of audio."""
+        stages: list[Processor] = []
+        if listen:
+            stages += [Vad(Vad.settings_from(self.config.section("vad")), sample_rate),
+                       Transcriber(self.recognizer(sample_rate), self.normalizer.normalize)]
+        stages += [Understander(self.understanding), Responder(self.dialog(caller))]
         if speak:
             stages.append(Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences()))
         return Pipeline(stages + outputs)

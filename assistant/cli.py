@@ -141,13 +141,20 @@ def transcribe(files: List[Path] = typer.Argument(..., help="WAV recordings")) -
 def chat(
     text: bool = typer.Option(False, "--text", help="type instead of speaking"),
     wav: Optional[Path] = typer.Option(None, "--wav", help="play a recording in as the caller"),
-    speak: bool = typer.Option(True, "--speak/--silent", help="say the replies on the loudspeaker"),
+    speak: Optional[bool] = typer.Option(None, "--speak/--silent", help="say the replies on the loudspeaker (default: yes, except with --json)"),
     save: Optional[Path] = typer.Option(None, "--save", help="also write the replies' audio to this WAV file"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per assistant turn on stdout"),
+    caller: Optional[str] = typer.Option(None, "--caller", help="the caller id: the phone number the call comes from"),
 ) -> None:
-    """Talk to the assistant: microphone and loudspeaker, typed lines (--text) or a recording (--wav)."""
+    """Talk to the assistant: microphone and loudspeaker, typed lines (--text, `dtmf:147258` for
+    key presses) or a recording (--wav)."""
     from assistant.chat import run_chat
 
-    run_chat(_assistant(), text=text, wav=wav, speak=speak, save=save)
+    if caller is not None and not caller.isdigit():
+        raise AssistantError(f"--caller must be a phone number (digits only), not {caller!r}")
+    if speak is None:
+        speak = not as_json
+    run_chat(_assistant(), text=text, wav=wav, speak=speak, save=save, as_json=as_json, caller=caller)
 
 
 @app.command()
@@ -164,6 +171,42 @@ def nlu_train() -> None:
     from assistant.setup import train_with_progress
 
     err.print(f"model: {train_with_progress(load_config())}")
+
+
+@nlu_app.command("validate")
+def nlu_validate(
+    strict: bool = typer.Option(False, "--strict", help="warnings fail too"),
+    quick: bool = typer.Option(False, "--quick", help="skip the tokenizer alignment check (it loads TensorFlow, ~15 s)"),
+) -> None:
+    """Check nlu_data/ against itself and intents/ (like `rasa data validate`), each finding with file and line."""
+    from assistant.nlu.validate import ERROR, report, validate
+
+    with err.status("Checking nlu_data/ and intents/"):
+        findings = validate(load_config(), tokenizer=not quick)
+    print("\n".join(report(findings, tokenizer=not quick)))
+    if any(f.level == ERROR or strict for f in findings):
+        raise typer.Exit(1)
+
+
+@nlu_app.command("test")
+def nlu_test(
+    holdout: Optional[Path] = typer.Option(None, "--holdout", help="held-out text: a TSV (text, intent, slots_json) or Rasa NLU YAML"),
+    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="k-fold cross-validation over nlu_data/ (trains K models)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="DIET epochs for the --folds models (default: config.yml's)"),
+    voice: Optional[Path] = typer.Option(None, "--voice", help="a folder of WAVs with an index.tsv, heard through VAD and ASR"),
+    out: Optional[Path] = typer.Option(None, "--out", help="reports folder (default var/reports/nlu); a run goes to <kind>-<name>/<UTC time>/"),
+) -> None:
+    """Intent and slot scores, confusion matrix, misclassified examples and the change since the last run."""
+    from assistant.nlu.evaluate import run_nlu_test
+
+    def connect() -> Any:
+        if holdout or voice:
+            return _assistant()
+        from assistant.app import Assistant
+
+        return Assistant(load_config())  # cross-validation trains its own models: no NLU process
+
+    run_nlu_test(connect, holdout=holdout, voice=voice, folds=folds, epochs=epochs, out=out)
 
 
 if __name__ == "__main__":

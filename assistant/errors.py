@@ -1,4 +1,7 @@
 """Errors that reach the user as one clear line (the CLI prints them without a traceback)."""
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class AssistantError(Exception):
@@ -15,3 +18,8 @@ class ModelNotFoundError(AssistantError):
 
 class DataFileError(AssistantError):
     """A broken YAML file in nlu_data/ or intents/; the message names file and line."""
+
+    def __init__(self, problem: str, path: Path | None = None, line: int | None = None) -> None:
+        where = ":".join(str(part) for part in (path, line) if part is not None)
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.problem, self.path, self.line = problem, path, line

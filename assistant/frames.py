@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.dialog.turn import Turn
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -60,6 +62,8 @@ class FinalTranscript(Frame):
 
 @dataclass(frozen=True)
 class Dtmf(Frame):
+    """One key pressed on the caller's phone: 0-9, * or #."""
+
     digit: str
 
 
@@ -70,6 +74,13 @@ class IntentResult(Frame):
     confidence: float
     slots: dict[str, Any] = field(default_factory=dict)
     function: str | None = None
+
+
+@dataclass(frozen=True)
+class DialogTurn(Frame):
+    """What the dialog decided for one caller turn (PINs hidden): for views, logs and JSON output."""
+
+    turn: Turn
 
 
 @dataclass(frozen=True)

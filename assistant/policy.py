@@ -1,71 +1,51 @@
-"""The dialog policy, first cut: from one understood utterance to what the assistant says next.
-
-One turn at a time, no memory between turns yet: a function intent starts its function with the
-slots heard in that utterance and asks for the first required one still missing, or for
-confirmation once none is. Numbers that identify the caller are never said back in full.
-"""
+"""The dialog policy: what every call shares, and one `Dialog` (assistant/dialog/) opened per call."""
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.catalog import FALLBACK, UNKNOWN_INTENT, Catalog, FunctionSpec, render
+from adapters.base import Backend
+from adapters.clock import Clock
+from assistant.catalog import Catalog
+from assistant.dialog.dialog import Dialog
+from assistant.dialog.wording import Names, Wording
+from assistant.errors import AssistantError
+from assistant.store import CallStore
 
-CONFIRMATION = "confirmation"
 
-# Free-text slots may carry card, account or PIN digits the caller said along the way.
-_FREE_TEXT_TYPES = frozenset({"text", "payee"})
-_DIGIT_RUN = re.compile(r"\d{6,}")
-_LONGEST_PIN = 10  # shorter digit runs are dropped; longer ones are card/account/phone numbers
+@dataclass(frozen=True)
+class DialogSettings:
+    threshold: float = 0.45  # NLU confidence below which the caller was not understood
+    switch_confidence: float = 0.8  # to leave a function in progress for another named in passing
+    misses: int = 3  # misses in a row that put the call through to a person (the 2nd offers keys)
+    pin_length: int = 6
 
-
-@dataclass
-class Turn:
-    say: str
-    intent: str
-    function: str | None
-    awaiting: str | None  # the slot asked for, CONFIRMATION, or None when nothing is pending
-    slots: dict[str, Any]  # the values heard for the function's slots, as the NLU gave them
+    @classmethod
+    def from_config(cls, section: dict[str, Any], threshold: float) -> DialogSettings:
+        """config.yml's `dialog:` section; the NLU threshold comes from `nlu:`."""
+        unknown = set(section) - {"switch_confidence", "misses", "pin_length", "database"}
+        if unknown:
+            raise AssistantError(f"config.yml: dialog: unknown setting {sorted(unknown)[0]!r}")
+        try:
+            return cls(threshold=float(threshold),
+                       switch_confidence=float(section.get("switch_confidence", cls.switch_confidence)),
+                       misses=int(section.get("misses", cls.misses)),
+                       pin_length=int(section.get("pin_length", cls.pin_length)))
+        except (TypeError, ValueError) as error:
+            raise AssistantError(f"config.yml: dialog: a setting is not a number ({error})") from error
 
 
 class Policy:
-    def __init__(self, catalog: Catalog, display: Callable[[str, Any], str],
-                 threshold: float = 0.6) -> None:
-        """`display(slot_type, value)` is how a slot value is said, e.g. ("stock", "600519") → 贵州茅台."""
+    def __init__(self, catalog: Catalog, names: Names, backend: Backend, store: CallStore,
+                 clock: Clock, settings: DialogSettings = DialogSettings()) -> None:
+        """`names(value)` is how a canonical stock, currency or bill type is said: 600519 → 贵州茅台."""
         self.catalog = catalog
-        self.display = display
-        self.threshold = threshold
+        self.wording = Wording(catalog, names)
+        self.backend = backend
+        self.store = store
+        self.clock = clock
+        self.settings = settings
 
-    def respond(self, intent: str, confidence: float, slots: dict[str, Any]) -> Turn:
-        if intent == FALLBACK or confidence < self.threshold:
-            return Turn(self.catalog.replies[FALLBACK], FALLBACK, None, None, {})
-        function = self.catalog.function_for(intent)
-        if function is None:
-            reply = self.catalog.replies.get(intent, self.catalog.replies[UNKNOWN_INTENT])
-            return Turn(reply, intent, None, None, {})
-        return self._start(intent, function, slots)
-
-    def _start(self, intent: str, function: FunctionSpec, slots: dict[str, Any]) -> Turn:
-        heard = {s.name: slots[s.name] for s in function.slots if slots.get(s.name) is not None}
-        shown = {s.name: self._show(s.type, heard[s.name]) for s in function.slots if s.name in heard}
-        say = render(function.opening, shown)
-        missing = next((s for s in function.slots if s.required and s.name not in heard), None)
-        if missing is not None:
-            return Turn(say + missing.prompt, intent, function.id, missing.name, heard)
-        if function.confirm is not None:
-            return Turn(say + render(function.confirm, shown), intent, function.id, CONFIRMATION,
-                        heard)
-        return Turn(say, intent, function.id, None, heard)
-
-    def _show(self, slot_type: str, value: Any) -> str:
-        if slot_type == "phone_number":
-            return "尾号" + re.sub(r"\D", "", str(value))[-4:]
-        text = self.display(slot_type, value)
-        return _DIGIT_RUN.sub(_mask, text) if slot_type in _FREE_TEXT_TYPES else text
-
-
-def _mask(run: re.Match[str]) -> str:
-    digits = run.group()
-    return "尾号" + digits[-4:] if len(digits) > _LONGEST_PIN else ""
+    def open(self, caller: str | None = None) -> Dialog:
+        """A dialog for a new call; `caller` is its caller id (a phone number), if known."""
+        return Dialog(self, caller)

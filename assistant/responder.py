@@ -1,20 +1,26 @@
-"""IntentResult → the assistant's reply, decided by the dialog policy over the function catalog."""
+"""Understood utterances and key presses → what the dialog of this call says (assistant/dialog/)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assistant.frames import Frame, IntentResult, ReplyText
+from assistant.dialog.dialog import Dialog
+from assistant.frames import DialogTurn, Dtmf, EndOfCall, Frame, IntentResult, ReplyText
 from assistant.pipeline import Processor
-from assistant.policy import Policy, Turn
 
 
 class Responder(Processor):
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.last_turn: Turn | None = None
+    def __init__(self, dialog: Dialog) -> None:
+        self.dialog = dialog
 
     def process(self, frame: Frame) -> Iterator[Frame]:
         yield frame
+        turn = None
         if isinstance(frame, IntentResult):
-            self.last_turn = self.policy.respond(frame.intent, frame.confidence, frame.slots)
-            yield ReplyText(self.last_turn.say)
+            turn = self.dialog.hear(frame)
+        elif isinstance(frame, Dtmf):
+            turn = self.dialog.press(frame.digit)
+        elif isinstance(frame, EndOfCall):
+            self.dialog.close()
+        if turn is not None:
+            yield DialogTurn(turn)
+            yield ReplyText(turn.say)

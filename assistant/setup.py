@@ -9,7 +9,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from assistant.config import Config
 from assistant.engines import voice_source
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, DataFileError
 from assistant.models import VOSK_CN, WHISPER, ModelSource, download, locate, require, verify_staged
 from assistant.tts import load_voice_settings
 
@@ -56,10 +56,16 @@ def _download_bar() -> Progress:
 
 
 def train_with_progress(config: Config) -> Path:
+    """Validate nlu_data/ and intents/ (errors stop here, file and line first), then train."""
     from assistant.nlu.train import model_path, train
+    from assistant.nlu.validate import ERROR, validate
 
     if model_path(config).exists():
         return model_path(config)
+    errors = [f for f in validate(config, tokenizer=False) if f.level == ERROR]
+    if errors:
+        more = f" (and {len(errors) - 1} more: run `assistant nlu validate`)" if len(errors) > 1 else ""
+        raise DataFileError(f"{errors[0]}{more}")
     with console.status("Training the NLU model from nlu_data/ (a few minutes; epochs below)"):
         return train(config)
 

@@ -1,7 +1,7 @@
 """YAML data files: safe loading, with every problem reported as "<file>:<line>: <problem>".
 
 Mappings load as `LineMap`, a dict that remembers the line of each key, so code that checks a
-file's schema can point at the offending line too.
+file's schema can point at the offending line too, and at a line inside a literal block (`key: |`).
 """
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ class LineMap(dict):
         super().__init__()
         self.line = line
         self.key_lines: dict[Any, int] = {}
+        self.block_lines: dict[Any, int] = {}  # key of a literal block value -> line its text starts on
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
+
+    def block_line(self, key: Any) -> int | None:
+        """The line the first line of the value's text is on, if the value is a literal block (`key: |`)."""
+        return self.block_lines.get(key)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -41,6 +46,8 @@ class _LineLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
             mapping[key] = self.construct_object(value_node, deep=True)
             mapping.key_lines[key] = key_node.start_mark.line + 1
+            if isinstance(value_node, yaml.ScalarNode) and value_node.style == "|":
+                mapping.block_lines[key] = value_node.start_mark.line + 2  # the line after the `|`
         return mapping
 
 
@@ -48,7 +55,7 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_
 
 
 def file_error(path: Path, line: int, problem: str) -> DataFileError:
-    return DataFileError(f"{path}:{line}: {problem}")
+    return DataFileError(problem, path, line)
 
 
 def load_yaml(path: Path) -> Any:
@@ -56,7 +63,7 @@ def load_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise DataFileError(f"{path}: cannot read: {error}") from error
+        raise DataFileError(f"cannot read: {error}", path) from error
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:

@@ -1,4 +1,7 @@
-"""The Rasa NLU: training cache, tokenisation that keeps entities whole, the resident process."""
+"""The Rasa NLU: training cache and the resident process.
+
+That every annotated entity is whole tokens is checked by `assistant nlu validate` (test_nlu_validate.py).
+"""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +12,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Config
-from assistant.nlu.train import model_hash, write_dictionary
+from assistant.nlu.train import model_hash
 
 
 def _copy(config: Config, tmp_path: Path) -> Config:
@@ -27,30 +30,6 @@ def test_model_hash_follows_data_and_pipeline(config: Config, tmp_path: Path) ->
     pipeline = [dict(step) for step in config.section("nlu")["pipeline"]]
     pipeline[-2]["epochs"] = 1
     assert model_hash(Config({**config.raw, "nlu": {"pipeline": pipeline}}, tmp_path)) != changed_data
-
-
-@pytest.mark.slow
-def test_every_annotated_entity_is_whole_tokens(config: Config, tmp_path: Path) -> None:
-    """Jieba alone merges 500块 or 给李四 into one token and Rasa drops such entities as misaligned."""
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    from assistant.nlu.tokenizer import CallerTokenizer
-
-    data = load_data(str(config.nlu_dir))
-    tokenizer = CallerTokenizer.create(
-        {**CallerTokenizer.get_default_config(), "dictionary_path": str(write_dictionary(config.nlu_dir, tmp_path))},
-        None, None, None,  # type: ignore[arg-type]
-    )
-    misaligned, entities = [], 0
-    for message in data.nlu_examples:
-        tokens = tokenizer.tokenize(message, "text")
-        starts, ends = {t.start for t in tokens}, {t.end for t in tokens}
-        for entity in message.get("entities") or []:
-            entities += 1
-            if entity["start"] not in starts or entity["end"] not in ends:
-                misaligned.append(f"{message.get('text')} [{entity['entity']}]")
-    assert entities > 300
-    assert misaligned == []
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from assistant.audio import Audio, chunks, read_wav
 from assistant.engines import synthesizer_for
 from assistant.frames import (
     AudioChunk,
+    DialogTurn,
     EndOfCall,
     FinalTranscript,
     Frame,
@@ -119,6 +120,6 @@ def test_recording_to_reply_audio(assistant: Any, banking_dev: list, channel: st
     assert 0.3 <= seen.of(SpeechStarted)[0].t < 0.7 and stopped.t < audio.seconds  # 0.4 s of silence first
     assert stopped.decided_t - stopped.t == pytest.approx(0.7, abs=0.05)  # end_ms of silence closes it
     assert seen.of(IntentResult)[0].function == "stock_buy"
-    assert "请问买入哪只股票" in seen.of(ReplyText)[0].text
+    assert seen.of(DialogTurn)[0].turn.function == "stock_buy"  # what it says depends on the caller and the hour
     # Whisper decoded once, during the end-of-utterance silence, and that decode was the transcript
     assert counting.decodes == 1

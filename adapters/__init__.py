@@ -1,0 +1,28 @@
+"""Back-end systems behind one call: `open_backend(config).run(action, params, customer_id=, key=)`.
+
+The seam (Outcome, Backend, the list of actions) is adapters/base.py. Two implementations: `sandbox`
+(a bank, a broker and their neighbours in one SQLite file under var/) and `http` (a core system's
+REST API; adapters/http_server.py serves the sandbox that way).
+"""
+from __future__ import annotations
+
+from assistant.config import Config
+from assistant.errors import AssistantError
+from adapters.base import Backend, Outcome
+
+__all__ = ["Backend", "Outcome", "open_backend"]
+
+
+def open_backend(config: Config) -> Backend:
+    """The implementation config.yml's `adapters:` section names (default: the sandbox)."""
+    section = config.section("adapters")
+    kind = section.get("kind", "sandbox")
+    if kind == "sandbox":
+        from adapters.sandbox import SandboxBackend
+
+        return SandboxBackend.from_config(config)
+    if kind == "http":
+        from adapters.http_client import HttpBackend
+
+        return HttpBackend.from_config(config)
+    raise AssistantError(f"config.yml: adapters.kind must be sandbox or http, not {kind!r}")

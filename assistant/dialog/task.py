@@ -1,0 +1,80 @@
+"""A function in progress: the values heard for its slots, their checks, and what to ask next.
+
+A slot is filled by the NLU entity of its name, a choice slot also by one of its phrases in what the
+caller said, and a free-text slot that was asked for by the whole answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from assistant.catalog import FunctionSpec, SlotSpec
+
+CONFIRMATION = "confirmation"
+
+
+@dataclass
+class Task:
+    function: FunctionSpec
+    values: dict[str, Any] = field(default_factory=dict)
+    awaiting: str | None = None  # the slot asked for, or CONFIRMATION
+    asking: str | None = None  # a slot to ask next even if optional: its value was refused
+    key: str | None = None  # the idempotency key of the transaction put to the caller to confirm
+
+    def next_slot(self) -> SlotSpec | None:
+        if self.asking:
+            return self.function.slot(self.asking)
+        return next((s for s in self.function.slots if s.required and s.name not in self.values), None)
+
+    def awaited_slot(self) -> SlotSpec | None:
+        if self.awaiting is None or self.awaiting == CONFIRMATION:
+            return None
+        return self.function.slot(self.awaiting)
+
+    def clear(self, name: str) -> None:
+        """Forget a slot's value, and the values that had to equal it (a new PIN typed twice)."""
+        self.values.pop(name, None)
+        for slot in self.function.slots:
+            if slot.same_as == name:
+                self.values.pop(slot.name, None)
+
+    def params(self) -> dict[str, Any]:
+        """The action's params: fixed values and the values of the slots they take."""
+        params = {}
+        for name, param in self.function.params.items():
+            if param.slot is None:
+                params[name] = param.value
+            elif param.slot in self.values:
+                params[name] = self.values[param.slot]
+        return params
+
+
+def heard_values(function: FunctionSpec, entities: dict[str, Any], text: str,
+                 awaited: SlotSpec | None) -> dict[str, Any]:
+    """Values for the function's slots in one utterance, in slot order."""
+    values = {}
+    for slot in function.slots:
+        if slot.secret:
+            continue  # typed only
+        if slot.name in entities:
+            values[slot.name] = entities[slot.name]
+        elif slot.choices:
+            said = {c.value for c in slot.choices if any(phrase in text for phrase in c.phrases)}
+            if len(said) == 1:
+                values[slot.name] = said.pop()
+        elif slot is awaited and slot.type == "text" and text:
+            values[slot.name] = text
+    return values
+
+
+def refused(slot: SlotSpec, value: Any, values: dict[str, Any]) -> bool:
+    """Whether the slot's checks refuse `value` (`values`: the function's other values)."""
+    if slot.same_as is not None:
+        return value != values.get(slot.same_as)
+    if slot.min is None and slot.max is None and slot.step is None:
+        return False
+    number = Decimal(str(value))
+    return ((slot.min is not None and number < Decimal(str(slot.min)))
+            or (slot.max is not None and number > Decimal(str(slot.max)))
+            or (slot.step is not None and number % Decimal(str(slot.step)) != 0))

@@ -1,0 +1,81 @@
+"""The assistant's own records in SQLite: calls, their turns (redacted) and hand-off tickets.
+
+A hand-off ticket is a call put through to a person, with what an agent needs to pick it up: the
+reason, the caller, how far verification got, the function, intent and slots, and the transcript.
+Tickets wait with status 'waiting' (oldest first, by the `handoffs_waiting` index) until an agent
+takes one; PINs and card numbers never reach this file (callers pass redacted text only).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from adapters.clock import Clock
+from assistant.dialog.turn import Turn
+from assistant.errors import AssistantError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (id TEXT PRIMARY KEY, caller TEXT, started_at TEXT NOT NULL,
+    ended_at TEXT);
+CREATE TABLE IF NOT EXISTS turns (call_id TEXT NOT NULL REFERENCES calls, seq INTEGER NOT NULL,
+    at TEXT NOT NULL, heard TEXT NOT NULL, intent TEXT, function TEXT, awaiting TEXT,
+    slots TEXT NOT NULL, say TEXT NOT NULL, transaction_json TEXT, escalation INTEGER,
+    PRIMARY KEY (call_id, seq));
+CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id TEXT NOT NULL REFERENCES calls, created_at TEXT NOT NULL, reason TEXT NOT NULL,
+    caller TEXT, customer_id TEXT, verification TEXT NOT NULL, function TEXT, intent TEXT,
+    slots TEXT NOT NULL, transcript TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'waiting', agent TEXT, taken_at TEXT);
+CREATE INDEX IF NOT EXISTS handoffs_waiting ON handoffs (status, created_at);
+"""
+
+
+class CallStore:
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.clock = clock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: still consistent after a crash
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise AssistantError(f"{path}: cannot open the call database ({error})") from error
+
+    def open_call(self, caller: str | None) -> str:
+        call_id = uuid.uuid4().hex
+        self.db.execute("INSERT INTO calls (id, caller, started_at) VALUES (?, ?, ?)",
+                        (call_id, caller, self._now()))
+        return call_id
+
+    def close_call(self, call_id: str) -> None:
+        self.db.execute("UPDATE calls SET ended_at = ? WHERE id = ?", (self._now(), call_id))
+
+    def add_turn(self, call_id: str, seq: int, turn: Turn) -> None:
+        self.db.execute(
+            "INSERT INTO turns (call_id, seq, at, heard, intent, function, awaiting, slots, say, "
+            "transaction_json, escalation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, seq, self._now(), turn.heard, turn.intent, turn.function, turn.awaiting,
+             _json(turn.slots), turn.say,
+             _json(turn.to_json()["transaction"]) if turn.transaction else None, turn.escalation))
+
+    def add_handoff(self, call_id: str, *, reason: str, caller: str | None, customer_id: str | None,
+                    verification: str, function: str | None, intent: str | None,
+                    slots: dict[str, Any], transcript: list[str]) -> int:
+        """A waiting ticket; returns its number."""
+        cursor = self.db.execute(
+            "INSERT INTO handoffs (call_id, created_at, reason, caller, customer_id, verification, "
+            "function, intent, slots, transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, self._now(), reason, caller, customer_id, verification, function, intent,
+             _json(slots), _json(transcript)))
+        return int(cursor.lastrowid)
+
+    def _now(self) -> str:
+        return self.clock().isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
