@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from assistant.catalog import FALLBACK, OUT_OF_SCOPE, Catalog
 from assistant.frames import FinalTranscript, Frame, IntentResult
+from assistant.nlu.scope import ScopeCheck
 from assistant.normalize import Normalizer
 from assistant.pipeline import Processor
 from assistant.slots import canonical_slots
@@ -18,8 +19,10 @@ class Parser(Protocol):
 
 
 class Understanding:
-    def __init__(self, parser: Parser, normalizer: Normalizer, vocabulary: Vocabulary, catalog: Catalog) -> None:
+    def __init__(self, parser: Parser, normalizer: Normalizer, vocabulary: Vocabulary, catalog: Catalog,
+                 scope: ScopeCheck | None = None) -> None:
         self.parser = parser
+        self.scope = scope
         self.normalizer = normalizer
         self.vocabulary = vocabulary
         self.catalog = catalog
@@ -32,8 +35,8 @@ class Understanding:
             return IntentResult(text="", intent=FALLBACK, confidence=0.0)
         parsed = self.parser.parse(text)
         intent = parsed["intent"]["name"] or FALLBACK
-        if intent == OUT_OF_SCOPE:  # trained as an intent so DIET has somewhere to put it; not a function
-            intent = FALLBACK
+        if intent == OUT_OF_SCOPE or (self.scope and self.scope.out_of_scope(text, intent)):
+            intent = FALLBACK  # out_of_scope is trained so DIET has somewhere to put it; not a function
         slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, now or datetime.now())
         spec = self.catalog.function_for(intent)
         return IntentResult(
