@@ -35,9 +35,11 @@ class Understanding:
             return IntentResult(text="", intent=FALLBACK, confidence=0.0)
         parsed = self.parser.parse(text)
         intent = parsed["intent"]["name"] or FALLBACK
-        if intent == OUT_OF_SCOPE or (self.scope and self.scope.out_of_scope(text, intent)):
-            intent = FALLBACK  # out_of_scope is trained so DIET has somewhere to put it; not a function
         slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, now or datetime.now())
+        if intent == OUT_OF_SCOPE or (self.scope and self.scope.out_of_scope(text, intent)):
+            # out_of_scope is trained so DIET has somewhere to put it; not a function, and nothing we
+            # serve, so 明早六点叫醒我 carries no callback time
+            intent, slots = FALLBACK, {}
         spec = self.catalog.function_for(intent)
         return IntentResult(
             text=text,
