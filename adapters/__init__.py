@@ -9,8 +9,9 @@ from __future__ import annotations
 from assistant.config import Config
 from assistant.errors import AssistantError
 from adapters.base import Backend, Outcome
+from adapters.clock import Clock, clock_from_setting, real_clock
 
-__all__ = ["Backend", "Outcome", "open_backend"]
+__all__ = ["Backend", "Outcome", "backend_clock", "open_backend"]
 
 
 def open_backend(config: Config) -> Backend:
@@ -26,3 +27,11 @@ def open_backend(config: Config) -> Backend:
 
         return HttpBackend.from_config(config)
     raise AssistantError(f"config.yml: adapters.kind must be sandbox or http, not {kind!r}")
+
+
+def backend_clock(config: Config) -> Clock:
+    """The sandbox bank's clock when config.yml pins it (so trading hours agree with the bank), else real time."""
+    section = config.section("adapters")
+    if section.get("kind", "sandbox") != "sandbox":
+        return real_clock
+    return clock_from_setting((section.get("sandbox") or {}).get("clock"))

@@ -5,20 +5,22 @@ from functools import cached_property
 from typing import Any
 
 from assistant.asr.base import Recognizer
-from adapters import open_backend
-from adapters.clock import Clock, clock_from_setting, real_clock
+from adapters import backend_clock, open_backend
+from adapters.clock import Clock
 from assistant.catalog import Catalog
 from assistant.config import Config
 from assistant.engines import make_recognizer, make_synthesizer, whisper_prompt
 from assistant.nlu.resident import ResidentNlu
+from assistant.nlu.scope import ScopeCheck
 from assistant.nlu.train import train
 from assistant.normalize import Normalizer
 from assistant.pipeline import Pipeline, Processor
 from assistant.dialog.dialog import Dialog
 from assistant.policy import DialogSettings, Policy
+from assistant.queue.settings import QueueSettings
 from assistant.responder import Responder
 from assistant.speaker import Speaker
-from assistant.store import CallStore
+from assistant.store import CallStore, database_path
 from assistant.template import names, render
 from assistant.transcriber import Transcriber
 from assistant.tts.base import Synthesizer
@@ -28,7 +30,6 @@ from assistant.understanding import Understander, Understanding
 from assistant.vad import Vad
 from assistant.vocabulary import Vocabulary
 
-DEFAULT_DATABASE = "var/assistant.sqlite"  # calls, turns, hand-off tickets
 # How many names of each kind go into the ASR prompt (lookup tables list the most asked-for first).
 _PROMPT_NAMES = {"currency": 4, "bill_type": 6, "stock": 6}
 
@@ -46,7 +47,8 @@ class Assistant:
     @cached_property
     def understanding(self) -> Understanding:
         parser = ResidentNlu(train(self.config), on_wait=self.on_wait)
-        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog)
+        scope = ScopeCheck.from_data(self.config.nlu_dir)
+        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope)
 
     def recognizer(self, sample_rate: int) -> Recognizer:
         """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
@@ -79,19 +81,18 @@ class Assistant:
 
     @cached_property
     def policy(self) -> Policy:
-        """The dialog policy over the catalog, the back end (config.yml `adapters:`) and the call store."""
+        """The dialog policy over the catalog, the back end (config.yml `adapters:`), the call store and
+        the hand-off queue in it (config.yml `queue:`)."""
         section = self.config.section("dialog")
         settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", 0.45))
         clock = self.clock()
-        store = CallStore(self.config.root / section.get("database", DEFAULT_DATABASE), clock)
-        return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings)
+        store = CallStore(database_path(self.config), clock)
+        return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
+                      QueueSettings.from_config(self.config.section("queue")))
 
     def clock(self) -> Clock:
         """The sandbox bank's clock when config.yml pins it, so trading hours agree with the bank."""
-        adapters = self.config.section("adapters")
-        if adapters.get("kind", "sandbox") != "sandbox":
-            return real_clock
-        return clock_from_setting((adapters.get("sandbox") or {}).get("clock"))
+        return backend_clock(self.config)
 
     def dialog(self, caller: str | None = None) -> Dialog:
         return self.policy.open(caller)

@@ -18,6 +18,7 @@ Every `*.yml` file except `dialogue.yml` holds `functions:`, one entry per funct
               "unknown" -> a template, or {say, ask: a slot to ask again, handoff: a reason to put
               the call through to a person, item: how one entry of the outcome's `items` is said}
     handoff   instead of an action: put the call through to a person, for this reason
+    skill     the agents' skill group that takes its calls when they go to a person (default: general)
 
 `dialogue.yml` holds `replies:` (answers to intents that are not functions; `nlu_fallback` and
 `unknown_intent` must exist), `prompts:` (the dialog's own sentences, all of PROMPTS), `terms:` (how
@@ -76,13 +77,23 @@ PROMPTS: dict[str, frozenset[str]] = {
     "unidentified": frozenset(),          # no customer for the caller's number
     "invalid": frozenset(),               # a value a slot's checks refused, when it says nothing itself
     "handoff": frozenset(),
+    # Waiting for a person, and callbacks instead (the sms_ ones are text messages).
+    "queue_wait": frozenset({"ahead", "minutes"}),  # callers ahead (none: no value) and the predicted wait
+    "queue_busy": frozenset({"ahead"}),   # no prediction: nobody staffed, or more calls than agents take
+    "callback_offer": frozenset(),
+    "sms_callback": frozenset({"when", "phone"}),  # the booked time, asking for 1 (confirm) or 2 (change)
+    "sms_confirmed": frozenset({"when"}),
+    "sms_change": frozenset(),            # reply 2: asks for the time that suits
+    "sms_unclear": frozenset(),           # a reply that is neither 1, 2 nor a time
 }
 MENU_KEYS = "123456789"
+DEFAULT_SKILL = "general"
+_SKILL = re.compile(r"[a-z][a-z_]*")
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 
 _FUNCTION_KEYS = frozenset({
     "intents", "title", "menu", "verify", "hours", "slots", "opening", "confirm", "action", "params",
-    "outcomes", "handoff",
+    "outcomes", "handoff", "skill",
 })
 _SLOT_KEYS = frozenset({
     "type", "required", "prompt", "min", "max", "step", "invalid", "values", "keys", "same_as",
@@ -157,6 +168,7 @@ class FunctionSpec:
     outcomes: dict[str, OutcomeReply] = field(default_factory=dict)
     hours: Hours | None = None
     handoff: str | None = None
+    skill: str = DEFAULT_SKILL
 
     def slot(self, name: str) -> SlotSpec:
         return next(slot for slot in self.slots if slot.name == name)
@@ -197,6 +209,9 @@ class Catalog:
                 if key in replies:
                     return replies[key]
         return self.outcomes[status]  # KeyError for a status dialogue.yml does not know
+
+    def skills(self) -> frozenset[str]:
+        return frozenset(function.skill for function in self.functions.values())
 
     def vocabulary(self) -> list[str]:
         """Titles and menu words, each once: phrases for ASR biasing and pinyin repair."""
@@ -354,7 +369,15 @@ def _read_function(path: Path, fid: str, spec: Any, line: int) -> FunctionSpec:
                                 required=(OK_OUTCOME,) if action else ()),
         hours=_read_hours(path, fields) if "hours" in fields.mapping else None,
         handoff=handoff,
+        skill=_read_skill(fields),
     )
+
+
+def _read_skill(fields: _Fields) -> str:
+    skill = fields.get("skill", str, DEFAULT_SKILL)
+    if not _SKILL.fullmatch(skill):
+        raise fields.error("skill", f"skill: '{skill}' must be a lower-case word (letters and _)")
+    return skill
 
 
 def _read_slot(path: Path, fid: str, name: str, spec: Any, line: int, earlier: list[SlotSpec]) -> SlotSpec:

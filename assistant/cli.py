@@ -13,10 +13,12 @@ from rich.console import Console
 
 from assistant.config import load_config
 from assistant.errors import AssistantError
+from assistant.queue.cli import queue_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Mandarin voice assistant for financial call centers.")
 nlu_app = typer.Typer(no_args_is_help=True, help="Train and check the NLU model (nlu_data/).")
 app.add_typer(nlu_app, name="nlu")
+app.add_typer(queue_app, name="queue")
 err = Console(stderr=True)
 
 

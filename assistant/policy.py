@@ -10,6 +10,10 @@ from assistant.catalog import Catalog
 from assistant.dialog.dialog import Dialog
 from assistant.dialog.wording import Names, Wording
 from assistant.errors import AssistantError
+from assistant.queue.callbacks import Callbacks
+from assistant.queue.forecast import Forecast
+from assistant.queue.routing import CallQueue
+from assistant.queue.settings import QueueSettings
 from assistant.store import CallStore
 
 
@@ -37,7 +41,8 @@ class DialogSettings:
 
 class Policy:
     def __init__(self, catalog: Catalog, names: Names, backend: Backend, store: CallStore,
-                 clock: Clock, settings: DialogSettings = DialogSettings()) -> None:
+                 clock: Clock, settings: DialogSettings = DialogSettings(),
+                 queue_settings: QueueSettings = QueueSettings()) -> None:
         """`names(value)` is how a canonical stock, currency or bill type is said: 600519 → 贵州茅台."""
         self.catalog = catalog
         self.wording = Wording(catalog, names)
@@ -45,6 +50,9 @@ class Policy:
         self.store = store
         self.clock = clock
         self.settings = settings
+        self.queue = CallQueue(store, queue_settings)  # people: the hand-off queue in the same database
+        self.forecast = Forecast(self.queue)
+        self.callbacks = Callbacks(self.forecast, backend, catalog.prompts, self.wording.value)
 
     def open(self, caller: str | None = None) -> Dialog:
         """A dialog for a new call; `caller` is its caller id (a phone number), if known."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import cn2an
 
+from adapters.clock import in_beijing
 from assistant.normalize import normalize_numbers
 from assistant.vocabulary import Vocabulary
 
@@ -136,7 +137,7 @@ def _when(value: str, now: datetime, day_parts: bool = True) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone().replace(tzinfo=None)  # local time, as `now`
+        moment = in_beijing(moment).replace(tzinfo=None)  # Beijing time, as `now`
     return moment.replace(microsecond=0).isoformat(timespec="seconds")
 
 

@@ -2,8 +2,10 @@
 
 A hand-off ticket is a call put through to a person, with what an agent needs to pick it up: the
 reason, the caller, how far verification got, the function, intent and slots, and the transcript.
-Tickets wait with status 'waiting' (oldest first, by the `handoffs_waiting` index) until an agent
-takes one; PINs and card numbers never reach this file (callers pass redacted text only).
+It is also the call's entry in the queue (assistant/queue/): a skill group and a priority, and a
+status: 'waiting' until an agent takes it ('taken', then 'done' with `ended_at`), 'abandoned' when the
+caller hangs up first, or 'callback' when a callback was booked instead. PINs and card numbers never
+reach this file (callers pass redacted text only).
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from adapters.clock import Clock
+from assistant.catalog import DEFAULT_SKILL
+from assistant.config import Config
 from assistant.dialog.turn import Turn
 from assistant.errors import AssistantError
 
+DEFAULT_DATABASE = "var/assistant.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id TEXT PRIMARY KEY, caller TEXT, started_at TEXT NOT NULL,
     ended_at TEXT);
@@ -29,8 +34,19 @@ CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT,
     caller TEXT, customer_id TEXT, verification TEXT NOT NULL, function TEXT, intent TEXT,
     slots TEXT NOT NULL, transcript TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'waiting', agent TEXT, taken_at TEXT);
-CREATE INDEX IF NOT EXISTS handoffs_waiting ON handoffs (status, created_at);
 """
+# Columns added to `handoffs` after its first release: made on open in a database that lacks them.
+QUEUE_COLUMNS = {"skill": f"TEXT NOT NULL DEFAULT '{DEFAULT_SKILL}'", "priority": "INTEGER NOT NULL DEFAULT 0",
+                 "ended_at": "TEXT"}
+INDEXES = """
+CREATE INDEX IF NOT EXISTS handoffs_queue ON handoffs (status, skill, priority, created_at);
+CREATE INDEX IF NOT EXISTS handoffs_arrivals ON handoffs (skill, created_at);
+"""
+
+
+def database_path(config: Config) -> Path:
+    """Where config.yml's `dialog.database` puts the database."""
+    return config.root / config.section("dialog").get("database", DEFAULT_DATABASE)
 
 
 class CallStore:
@@ -42,6 +58,8 @@ class CallStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: still consistent after a crash
             self.db.executescript(SCHEMA)
+            _add_columns(self.db, "handoffs", QUEUE_COLUMNS)
+            self.db.executescript(INDEXES)
         except (OSError, sqlite3.Error) as error:
             raise AssistantError(f"{path}: cannot open the call database ({error})") from error
 
@@ -64,17 +82,26 @@ class CallStore:
 
     def add_handoff(self, call_id: str, *, reason: str, caller: str | None, customer_id: str | None,
                     verification: str, function: str | None, intent: str | None,
-                    slots: dict[str, Any], transcript: list[str]) -> int:
-        """A waiting ticket; returns its number."""
+                    slots: dict[str, Any], transcript: list[str], skill: str = DEFAULT_SKILL,
+                    priority: int = 0, status: str = "waiting") -> int:
+        """A ticket, waiting unless told otherwise; returns its number."""
         cursor = self.db.execute(
             "INSERT INTO handoffs (call_id, created_at, reason, caller, customer_id, verification, "
-            "function, intent, slots, transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "function, intent, slots, transcript, skill, priority, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (call_id, self._now(), reason, caller, customer_id, verification, function, intent,
-             _json(slots), _json(transcript)))
+             _json(slots), _json(transcript), skill, priority, status))
         return int(cursor.lastrowid)
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="seconds")
+
+
+def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    for name, definition in columns.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
 
 def _json(value: Any) -> str:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+from adapters.clock import real_clock
 from assistant.catalog import FALLBACK, OUT_OF_SCOPE, Catalog
 from assistant.frames import FinalTranscript, Frame, IntentResult
 from assistant.nlu.scope import ScopeCheck
@@ -28,14 +29,15 @@ class Understanding:
         self.catalog = catalog
 
     def understand(self, text: str, normalized: bool = False, now: datetime | None = None) -> IntentResult:
-        """`now` is when relative times (一个小时后, 明天上午十点) are counted from; the clock by default."""
+        """`now` is when relative times (一个小时后, 明天上午十点) are counted from: Beijing time by default,
+        whatever the machine's time zone, as the bank and the queue count."""
         if not normalized:
             text = self.normalizer.normalize(text)
         if not text:
             return IntentResult(text="", intent=FALLBACK, confidence=0.0)
         parsed = self.parser.parse(text)
         intent = parsed["intent"]["name"] or FALLBACK
-        slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, now or datetime.now())
+        slots = canonical_slots(parsed.get("entities") or [], text, self.vocabulary, now or _beijing_now())
         if intent == OUT_OF_SCOPE or (self.scope and self.scope.out_of_scope(text, intent)):
             # out_of_scope is trained so DIET has somewhere to put it; not a function, and nothing we
             # serve, so 明早六点叫醒我 carries no callback time
@@ -60,3 +62,7 @@ class Understander(Processor):
         yield frame
         if isinstance(frame, FinalTranscript) and frame.text:
             yield self.understanding.understand(frame.text, normalized=True)
+
+
+def _beijing_now() -> datetime:
+    return real_clock().replace(tzinfo=None)

@@ -1,10 +1,7 @@
 """Shared fixtures: the configuration, the staged speech data and one assistant per test run."""
 from __future__ import annotations
 
-import csv
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # speech_synth
 
 from assistant.config import Config, load_config  # noqa: E402
-
-
-@dataclass(frozen=True)
-class SpokenRequest:
-    path: Path
-    utterance: str
-    intent: str
-    slots: dict[str, Any]
-
-    @property
-    def channel(self) -> str:
-        return self.path.parent.name
+from assistant.spoken_set import SpokenRequest, read_spoken_set  # noqa: E402
+from secret_scan import pytest_sessionfinish  # noqa: E402,F401  (the end-of-run scan for secrets)
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +29,7 @@ def speech_dir(config: Config) -> Path:
 
 @pytest.fixture(scope="session")
 def banking_dev(speech_dir: Path) -> list[SpokenRequest]:
-    folder = speech_dir / "banking_dev"
-    with (folder / "index.tsv").open(encoding="utf-8") as f:
-        return [
-            SpokenRequest(folder / r["file"], r["utterance"], r["expected_intent"], json.loads(r["expected_slots"]))
-            for r in csv.DictReader(f, delimiter="\t")
-        ]
+    return read_spoken_set(speech_dir / "banking_dev")
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from assistant.dialog.keypad import END
 from assistant.dialog.turn import Turn
 from assistant.frames import IntentResult
 from assistant.policy import Policy
+from assistant.queue.settings import QueueSettings
 from assistant.store import CallStore
 from assistant.vocabulary import Vocabulary
 
@@ -39,6 +40,7 @@ CUSTOMER = "C0001"
 PIN = "147258"
 CARD_NUMBERS = ("6222021001121234", "6225880123455678")  # 张三's debit and credit cards
 CATALOG = Catalog.load(CONFIG.intents_dir)
+QUEUE = QueueSettings.from_config(CONFIG.section("queue"))
 VOCABULARY = Vocabulary.load(CONFIG.nlu_dir)
 
 
@@ -72,7 +74,8 @@ class World:
         self.store = CallStore(self.store_path, self.clock)
 
     def policy(self, backend: Backend | None = None) -> Policy:
-        return Policy(CATALOG, VOCABULARY.display, backend or self.bank, self.store, self.clock)
+        return Policy(CATALOG, VOCABULARY.display, backend or self.bank, self.store, self.clock,
+                      queue_settings=QUEUE)
 
     def call(self, caller: str | None = CALLER, backend: Backend | None = None) -> Call:
         return Call(self.policy(backend).open(caller))

@@ -5,17 +5,21 @@ when it is done), the key menu position, the caller's verification, and the miss
 function is handled alike, from its catalog entry: fill slots (several at once, corrections at any
 time), check the caller's PIN where it says `verify`, confirm, run its action once through the back
 end with one idempotency key, and say the outcome. A person takes over when the caller asks, on the
-third miss in a row, on a locked PIN, or when the back end broke or left an outcome unknown.
+third miss in a row, on a locked PIN, or when the back end broke or left an outcome unknown: the call
+waits in the queue (assistant/queue/), told its place and predicted wait, and may book a callback
+instead (by voice, or key 2). A callback's time is the earliest the queue can keep, and an SMS says it.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import OK, REJECTED, UNKNOWN, Outcome, action_spec
+from adapters.masking import tail
 from assistant.catalog import (
     AFFIRM,
+    DEFAULT_SKILL,
     DENY,
     FALLBACK,
     GOODBYE,
@@ -43,6 +47,7 @@ from assistant.dialog.keypad import (
 from assistant.dialog.task import CONFIRMATION, Task, heard_values, refused
 from assistant.dialog.turn import Transaction, Turn
 from assistant.frames import IntentResult
+from assistant.queue.routing import CALLBACK as BOOKED
 from assistant.redaction import HIDDEN, has_digits, mask_numbers, redact, says_pin
 from assistant.template import render
 
@@ -56,6 +61,9 @@ YES_KEY, NO_KEY = "1", "2"
 CALLER_REQUEST = "caller_request"  # hand-off reason when the caller presses PERSON in the key menu
 NO_MATCH = "no_match"
 LOCKED = "locked"
+CALLBACK = "callback"  # hand-off reason of a callback booked by a caller who was not waiting
+CALLBACK_ACTION = "crm.callback"  # the function with this action books callbacks through the queue
+CALLBACK_KEY = "2"  # while waiting for a person: book a callback instead
 
 
 @dataclass
@@ -86,7 +94,9 @@ class Dialog:
         self.menu: list[MenuNode] | None = None  # the key menu path while it is open
         self.keys = ""  # keys of an entry not finished yet
         self.misses = 0
-        self.ticket: int | None = None  # set once the call is put through to a person
+        self.ticket: int | None = None  # the hand-off ticket while the call waits for a person
+        self.callback = next((f for f in self.catalog.functions.values() if f.action == CALLBACK_ACTION), None)
+        self._callback_times: tuple[str | None, str] | None = None  # (preferred, planned) of one being booked
         self.transcript: list[str] = []  # redacted, for hand-off tickets
         self._seq = 0
         self._keys_made = 0
@@ -131,18 +141,20 @@ class Dialog:
         return self._end(heard, None)
 
     def close(self) -> None:
+        if self.ticket is not None:
+            self.policy.queue.abandon(self.ticket)  # hung up while waiting (a no-op once taken)
         self.policy.store.close_call(self.call_id)
 
     # What a turn does.
 
     def _understand(self, result: IntentResult, heard: str, secret: bool) -> None:
         """`heard`: the utterance redacted, which is all free-text slots ever get."""
-        if self.ticket is not None:
-            self._say(self.catalog.prompts["handoff"])
-            return
         understood = result.intent != FALLBACK and result.confidence >= self.settings.threshold
         intent = result.intent if understood else FALLBACK
         function = self.catalog.function_for(intent)
+        if self.ticket is not None and not self._books_callback(function):
+            self._say(self.catalog.prompts["handoff"])
+            return
         if says_pin(result.text) or (secret and has_digits(result.text)):
             self._say(self.catalog.prompts["pin_spoken"])  # typed, never said: refused, never used
             if not secret:
@@ -192,8 +204,11 @@ class Dialog:
             self._ask_again()
 
     def _keys_entered(self, keys: str, entry: Entry) -> None:
-        if self.ticket is not None:
-            self._say(self.catalog.prompts["handoff"])
+        if self.ticket is not None and self.task is None:
+            if keys == CALLBACK_KEY and self.callback is not None:
+                self._start(self.callback, {}, "")
+            else:
+                self._say(self.catalog.prompts["handoff"])
         elif self.verifying:
             self._pin_entered(keys)
         elif self.menu is not None or self.task is None:
@@ -223,7 +238,7 @@ class Dialog:
         """How keys are read now."""
         if self.ticket is None and self.verifying:
             return Entry(self.settings.pin_length, CLEAR, secret=True)
-        if self.ticket is not None or self.menu is not None or self.task is None:
+        if self.menu is not None or self.task is None:
             return SINGLE_KEY
         slot = self.task.awaited_slot()
         if slot is None:
@@ -236,7 +251,13 @@ class Dialog:
         self.menu = None
         task = Task(function)
         self.task = task
-        refused_slot = self._take(task, heard_values(function, entities, text, None))
+        values = heard_values(function, entities, text, None)
+        if function.action == CALLBACK_ACTION:
+            self._callback_times = None
+            number = _param_slot(function, "phone")
+            if self.ticket is not None and number and self.caller:
+                values.setdefault(number, self.caller)  # waiting callers are called back on their own line
+        refused_slot = self._take(task, values)
         self._note(task)
         self._say(render(function.opening, self.policy.wording.slots(function, task.values)))
         self._advance(task, refused_slot)
@@ -280,7 +301,10 @@ class Dialog:
         if slot is not None:
             task.awaiting = slot.name
             self._say(slot.prompt)
-        elif function.confirm is not None:
+            return
+        if function.action == CALLBACK_ACTION:
+            self._plan_callback(task)
+        if function.confirm is not None:
             task.awaiting = CONFIRMATION
             task.key = self._new_key()
             self._say(render(function.confirm, self.policy.wording.slots(function, task.values)))
@@ -294,6 +318,8 @@ class Dialog:
             self._escalate(function.handoff)
             return
         outcome = self._run(function.action, task.params(), task.key or self._new_key())
+        if function.action == CALLBACK_ACTION and outcome.status == OK:
+            outcome = self._book_callback(task, outcome)
         self._conclude(task, outcome)
 
     def _conclude(self, task: Task | None, outcome: Outcome) -> None:
@@ -321,6 +347,8 @@ class Dialog:
             self.task = self.suspended.pop()
             self._say(render(self.catalog.prompts["resume"], {"title": self.task.function.title}))
             self._advance(self.task)
+        elif self.ticket is not None:
+            self._say(self.catalog.prompts["handoff"])  # still waiting for a person
         else:
             self._say(self.catalog.prompts["anything_else"])
 
@@ -456,20 +484,73 @@ class Dialog:
             self._say(self.catalog.prompts["menu_invalid"] + menu_prompt(self.catalog, node))
 
     def _escalate(self, reason: str) -> None:
-        """Put the call through to a person, with a hand-off ticket holding what they need."""
+        """Put the call through to a person: it waits in the queue, told its place and predicted wait."""
+        if self.ticket is not None:  # already waiting (a callback could not be booked): it keeps its place
+            self.task, self.suspended = None, []
+            self._say(self.catalog.prompts["handoff"])
+            return
+        self.ticket = self._open_ticket(reason)
+        self._reply.escalation = self.ticket
+        self.task, self.suspended, self.menu, self.verifying = None, [], None, False
+        log.info("call %s: put through to a person (%s), ticket %d", self.call_id, reason, self.ticket)
+        prompts = self.catalog.prompts
+        wait = self.policy.forecast.wait(self.ticket)
+        ahead = {"ahead": str(wait.ahead)} if wait.ahead else {}
+        if wait.seconds is None:
+            told = render(prompts["queue_busy"], ahead)
+        else:
+            told = render(prompts["queue_wait"], {**ahead, "minutes": str(max(1, round(wait.seconds / 60)))})
+        self._say(prompts["handoff"] + told + (prompts["callback_offer"] if self.callback else ""))
+
+    def _open_ticket(self, reason: str, status: str = "waiting") -> int:
+        """A hand-off ticket holding what a person needs, in the skill group of what the caller was doing."""
         # What the caller was doing: not asking for a person, but what came before.
         tasks = (self.task, *reversed(self.suspended), self._reply.task)
         task = next((t for t in tasks if t is not None and not t.function.handoff), None)
         if task:
             self._note(task)
-        self.ticket = self.policy.store.add_handoff(
+        skill, priority = self.policy.queue.route(reason, self._skill(task))
+        return self.policy.store.add_handoff(
             self.call_id, reason=reason, caller=self.caller, customer_id=self.customer,
             verification=self._verification(), function=task.function.id if task else None,
-            intent=self._intent, slots=_shown(task), transcript=list(self.transcript))
-        self._reply.escalation = self.ticket
-        self.task, self.suspended, self.menu, self.verifying = None, [], None, False
-        log.info("call %s: put through to a person (%s), ticket %d", self.call_id, reason, self.ticket)
-        self._say(self.catalog.prompts["handoff"])
+            intent=self._intent, slots=_shown(task), transcript=list(self.transcript),
+            skill=skill, priority=priority, status=status)
+
+    def _skill(self, task: Task | None) -> str:
+        function = task.function if task else self.catalog.function_for(self._intent or "")
+        return function.skill if function else DEFAULT_SKILL
+
+    # Callbacks.
+
+    def _books_callback(self, function: FunctionSpec | None) -> bool:
+        """Whether a turn of a caller waiting for a person goes to booking a callback (all else waits)."""
+        if self.task is not None:  # the callback being booked: its answers, yes, no
+            return function is None or function is self.task.function
+        return function is not None and function is self.callback
+
+    def _plan_callback(self, task: Task) -> None:
+        """The preferred time (or none: as soon as possible) becomes the earliest the queue can keep."""
+        when = _param_slot(task.function, "when")
+        if when is None:
+            return
+        said = task.values.get(when)
+        if self._callback_times and said == self._callback_times[1]:
+            said = self._callback_times[0]  # no new time: planned again from the one the caller said
+        skill = self.policy.queue.entry(self.ticket).skill if self.ticket is not None else self._skill(task)
+        planned = self.policy.callbacks.plan(skill, said, self.ticket)
+        self._callback_times = (said, planned)
+        task.values[when] = planned
+
+    def _book_callback(self, task: Task, outcome: Outcome) -> Outcome:
+        """The back end took the booking: the queue books it (the caller waits no more) and texts the
+        time; the outcome gains `sms_phone` when the SMS went out."""
+        params = task.params()
+        preferred, due = self._callback_times or (None, self.policy.callbacks.plan(self._skill(task), None))
+        ticket = self.ticket if self.ticket is not None else self._open_ticket(CALLBACK, status=BOOKED)
+        phone = str(params["phone"])
+        sent = self.policy.callbacks.book(ticket, phone, due, preferred, outcome.id)
+        self.ticket, self._callback_times = None, None
+        return replace(outcome, data={**outcome.data, "sms_phone": tail(phone)}) if sent else outcome
 
     # Running actions; turn bookkeeping.
 
@@ -511,6 +592,12 @@ class Dialog:
         self.policy.store.add_turn(self.call_id, self._seq, turn)
         log.info("call %s #%d: %s -> %s", self.call_id, self._seq, heard, turn.say)
         return turn
+
+
+def _param_slot(function: FunctionSpec, param: str) -> str | None:
+    """The slot that feeds an action param, if one does."""
+    spec = function.params.get(param)
+    return spec.slot if spec else None
 
 
 def _shown(task: Task | None) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""`assistant nlu test`: held-out text, spoken sets and k-fold cross-validation through the assistant.
+
+Text goes through `Understanding.understand`, as a typed line does in a call. A recording goes the
+spoken way of a call, the Vad → Transcriber → Understander stages of `Assistant.pipeline` (not the
+dialog: a test is not a call, and is not recorded as one), pushed in chunks at its own rate (8 kHz
+stays 8 kHz) and followed by a second of silence, as `assistant chat --wav` plays it. An index row
+is one request: when the VAD cuts its recording into several utterances, the report gives the
+segment count and the transcripts, joined, are understood once.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assistant.errors import AssistantError
+from assistant.frames import EndOfCall, FinalTranscript, Frame, IntentResult
+from assistant.metrics import cer
+from assistant.nlu.examples import Example, read_holdout
+from assistant.nlu.report_store import REPORTS, save_run
+from assistant.nlu.report_view import print_report
+from assistant.nlu.scoring import DIGITS, Outcome
+from assistant.pipeline import Pipeline, Processor
+from assistant.spoken_set import SpokenRequest, read_spoken_set
+from assistant.transcriber import Transcriber
+from assistant.understanding import Understander, Understanding
+from assistant.vad import Vad
+
+
+def run_nlu_test(
+    connect: Callable[[], Any],
+    holdout: Path | None = None,
+    voice: Path | None = None,
+    folds: int | None = None,
+    epochs: int | None = None,
+    out: Path | None = None,
+) -> None:
+    """Run each set given, write its report folder and print its summary. `connect` makes the assistant."""
+    if epochs is not None and folds is None:
+        raise AssistantError("--epochs sets how the --folds models are trained; give --folds K too")
+    if not (holdout or voice or folds):
+        raise AssistantError("nothing to test: give --holdout FILE, --voice DIR or --folds K")
+    examples = read_holdout(holdout) if holdout else []  # bad files fail here, before any model loads
+    requests = read_spoken_set(voice) if voice else []
+    root = out or REPORTS
+    console, status = Console(), Console(stderr=True)
+    assistant = connect()
+    if holdout:
+        with progress(status) as bar:
+            outcomes = understand_all(assistant.understanding, examples, bar, f"holdout {holdout.name}")
+        meta = {"source": str(holdout), "models": [assistant.understanding.parser.model.name]}
+        _report(console, root, "holdout", holdout.stem, meta, outcomes)
+    if voice:
+        with progress(status) as bar:
+            outcomes = hear_all(assistant, requests, bar)
+        meta = {"source": str(voice), "models": [assistant.understanding.parser.model.name], "asr": assistant.recognizer(16000).name}
+        _report(console, root, "voice", voice.name, meta, outcomes)
+    if folds:
+        from assistant.nlu.crossval import cross_validate
+
+        outcomes, meta = cross_validate(assistant, folds, epochs, status)
+        name = f"{assistant.config.nlu_dir.name}-k{folds}-e{meta['epochs']}"
+        _report(console, root, "kfold", name, meta, outcomes)
+
+
+def _report(console: Console, root: Path, kind: str, name: str, meta: dict[str, Any], outcomes: list[Outcome]) -> None:
+    folder, report = save_run(root, kind, name, meta, outcomes)
+    print_report(console, report, folder)
+
+
+def progress(console: Console) -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console)
+
+
+def understand_all(understanding: Understanding, examples: Sequence[Example], bar: Progress, what: str) -> list[Outcome]:
+    outcomes = []
+    for example in bar.track(examples, description=what):
+        now = example.now or datetime.now()
+        result = understanding.understand(example.text, now=now)
+        expected = example.expected_slots(understanding.vocabulary, now)
+        outcomes.append(Outcome(example.text, example.intent, result.intent, result.confidence, expected, result.slots))
+    return outcomes
+
+
+class Heard(Processor):
+    """The last stage of a test call: keeps the transcripts and the intents."""
+
+    def __init__(self) -> None:
+        self.transcripts: list[FinalTranscript] = []
+        self.intents: list[IntentResult] = []
+
+    def process(self, frame: Frame) -> Iterator[Frame]:
+        if isinstance(frame, FinalTranscript):
+            self.transcripts.append(frame)
+        elif isinstance(frame, IntentResult):
+            self.intents.append(frame)
+        yield frame
+
+
+def hear_all(assistant: Any, requests: Sequence[SpokenRequest], bar: Progress) -> list[Outcome]:
+    return [hear(assistant, request) for request in bar.track(requests, description="recordings")]
+
+
+def _hearing(assistant: Any, rate: int, output: Processor) -> Pipeline:
+    """The first stages of `Assistant.pipeline`, built the same way."""
+    vad = Vad(Vad.settings_from(assistant.config.section("vad")), rate)
+    transcriber = Transcriber(assistant.recognizer(rate), assistant.normalizer.normalize)
+    return Pipeline([vad, transcriber, Understander(assistant.understanding), output])
+
+
+def hear(assistant: Any, request: SpokenRequest) -> Outcome:
+    from assistant.chat import call_audio, play_recording
+
+    recording = call_audio(request.path)
+    heard = Heard()
+    pipeline = _hearing(assistant, recording.sample_rate, heard)
+    play_recording(pipeline, recording, assistant.config.section("audio").get("chunk_ms", 30))
+    pipeline.push(EndOfCall())
+    transcript = "".join(t.text for t in heard.transcripts)
+    if len(heard.transcripts) == 1 and heard.intents:
+        result = heard.intents[0]
+    else:  # no utterance, or several: one request all the same
+        result = assistant.understanding.understand(transcript, normalized=True)
+    reference = assistant.normalizer.normalize(request.utterance)
+    return Outcome(
+        request.utterance, request.intent, result.intent, result.confidence, request.slots, result.slots,
+        file=request.file,
+        transcript=transcript,
+        segments=len(heard.transcripts),
+        cer=round(cer(reference, transcript), DIGITS),
+    )

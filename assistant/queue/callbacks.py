@@ -1,0 +1,160 @@
+"""Callbacks: a person calls the caller back instead of the caller waiting on the line.
+
+The time booked is the earliest the queue can keep: not before the caller's preferred time, not
+before an agent of the skill is expected to be free after the calls waiting now (forecast.py), and
+not while the skill's staffed agents already have as many callbacks due within one handle time;
+rounded up to the minute. The ticket leaves the live queue (status 'callback') and an SMS through the
+back end's `notify.sms` tells the caller the time. Their reply 1 confirms it, 2 asks to change it,
+and a reply naming a time (明天上午十点, 一个小时后) books the earliest time from then on instead.
+When due, a callback goes to an available agent with the skill (`dispatch`, or that agent's "take
+next"), exactly once: all of it is state in the database, so a restart loses nothing.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from adapters.base import OK, UNKNOWN, Backend
+from adapters.clock import in_beijing
+from adapters.masking import tail
+from assistant.queue.forecast import Forecast
+from assistant.queue.routing import WAITING, CallQueue, Entry
+from assistant.slots import canonical_slots
+from assistant.template import render
+from assistant.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+CONFIRM, CHANGE = "1", "2"  # SMS replies
+# What an SMS reply did.
+CONFIRMED, CHANGE_REQUESTED, REBOOKED, UNCLEAR, NO_CALLBACK = (
+    "confirmed", "change_requested", "rebooked", "unclear", "no_callback")
+_NO_LOOKUPS = Vocabulary({}, {}, {})  # an SMS reply is read for a time only
+
+SayTime = Callable[[str], str]  # a local ISO time -> how it is said: 1月6日11点5分
+
+
+class Callbacks:
+    def __init__(self, forecast: Forecast, backend: Backend, prompts: dict[str, str], say_time: SayTime) -> None:
+        self.forecast = forecast
+        self.queue: CallQueue = forecast.queue
+        self.backend = backend
+        self.prompts = prompts
+        self.say_time = say_time
+
+    def plan(self, skill: str, preferred: str | None, ticket: int | None = None) -> str:
+        """The earliest callback time the queue can keep, as a local ISO time (as `when` slots hold
+        times); `ticket`: the caller's own, waiting (it leaves the queue) or booked (being moved)."""
+        queue = self.queue
+        own = queue.entry(ticket) if ticket is not None else None
+        start = queue.clock()
+        if preferred:
+            start = max(start, in_beijing(datetime.fromisoformat(preferred)))
+        free = self.forecast.free_at(skill, leaving=int(own is not None and own.status == WAITING))
+        if free is not None:
+            start = max(start, free)
+        start = _minute_up(start)
+        staffing = self.forecast.staffing(skill)
+        handle = timedelta(seconds=staffing.handle_s)
+        booked = [datetime.fromisoformat(row["due_at"]) for row in queue.rows(
+            "SELECT c.due_at FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+            "WHERE h.status = 'callback' AND h.skill = ? AND c.ticket IS NOT ?", (skill, ticket))]
+        while staffing.staffed:
+            overlapping = [due for due in booked if abs(due - start) < handle]
+            if len(overlapping) < staffing.staffed:
+                break
+            start = _minute_up(min(overlapping) + handle)
+        return _local(start)
+
+    def book(self, ticket: int, phone: str, due: str, preferred: str | None, crm_ticket: str | None) -> bool:
+        """The ticket becomes a callback at `due` (a local ISO time); whether the SMS went out."""
+        queue = self.queue
+        with queue.write():
+            queue.db.execute(
+                "INSERT INTO callbacks (ticket, phone, preferred_at, due_at, booked_at, crm_ticket) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (ticket, phone, preferred, _stamp(queue, due), queue.stamp(), crm_ticket))
+            queue.db.execute("UPDATE handoffs SET status = 'callback' WHERE id = ? AND status = 'waiting'", (ticket,))
+        log.info("ticket %d: callback booked for %s", ticket, due)
+        return self._sms(phone, self._booked_text(phone, due))
+
+    def reply(self, phone: str, text: str) -> str:
+        """An inbound SMS reply from `phone` to its latest booked callback; what it did."""
+        queue = self.queue
+        row = queue.row("SELECT c.*, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+                        "WHERE c.phone = ? AND h.status = 'callback' ORDER BY c.booked_at DESC, c.ticket DESC "
+                        "LIMIT 1", (phone,))
+        if row is None:
+            return NO_CALLBACK
+        answer = unicodedata.normalize("NFKC", text).strip()
+        ticket, due = row["ticket"], _local(datetime.fromisoformat(row["due_at"]))
+        if answer in (CONFIRM, CHANGE):
+            done = CONFIRMED if answer == CONFIRM else CHANGE_REQUESTED
+            queue.db.execute("UPDATE callbacks SET confirmation = ? WHERE ticket = ?", (done, ticket))
+            if done == CONFIRMED:
+                self._sms(phone, render(self.prompts["sms_confirmed"], {"when": self.say_time(due)}))
+            else:
+                self._sms(phone, self.prompts["sms_change"])
+            return done
+        preferred = self._time_in(answer)
+        if preferred is None:
+            self._sms(phone, self.prompts["sms_unclear"])
+            return UNCLEAR
+        due = self.plan(row["skill"], preferred, ticket)
+        queue.db.execute("UPDATE callbacks SET due_at = ?, preferred_at = ?, confirmation = 'unconfirmed' "
+                         "WHERE ticket = ?", (_stamp(queue, due), preferred, ticket))
+        self._sms(phone, self._booked_text(phone, due))
+        return REBOOKED
+
+    def dispatch(self) -> list[Entry]:
+        """Hand every due callback to an available agent with its skill (the longest idle first)."""
+        queue = self.queue
+        due = queue.rows("SELECT c.ticket, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+                         "WHERE h.status = 'callback' AND c.due_at <= ? ORDER BY c.due_at, c.ticket", (queue.stamp(),))
+        handed = []
+        for row in due:
+            with queue.write():
+                agent = queue.row("SELECT name FROM agents WHERE state = 'available' AND EXISTS "
+                                  "(SELECT 1 FROM json_each(agents.skills) WHERE value = ?) ORDER BY since, name "
+                                  "LIMIT 1", (row["skill"],))
+                claimed = agent is not None and queue.claim(row["ticket"], agent["name"])
+            if claimed:
+                handed.append(queue.entry(row["ticket"]))
+        return handed
+
+    def booked(self) -> list[Entry]:
+        """Callbacks not handed to an agent yet, the soonest first."""
+        rows = self.queue.rows("SELECT ticket FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+                               "WHERE h.status = 'callback' ORDER BY c.due_at, c.ticket")
+        return [self.queue.entry(row["ticket"]) for row in rows]
+
+    def _booked_text(self, phone: str, due: str) -> str:
+        return render(self.prompts["sms_callback"], {"when": self.say_time(due), "phone": tail(phone)})
+
+    def _time_in(self, text: str) -> str | None:
+        now = self.queue.clock().replace(tzinfo=None)  # slot times are local
+        return canonical_slots([{"entity": "when", "value": text}], text, _NO_LOOKUPS, now).get("when")
+
+    def _sms(self, phone: str, text: str) -> bool:
+        key = f"sms-{uuid.uuid4().hex}"
+        outcome = self.backend.run("notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
+        if outcome.status == UNKNOWN:  # the same key settles it, and never sends twice
+            outcome = self.backend.run("notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
+        if outcome.status != OK:
+            log.warning("callback SMS to %s not sent: %s %s", tail(phone), outcome.status, outcome.reason)
+        return outcome.status == OK
+
+
+def _minute_up(moment: datetime) -> datetime:
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
+
+
+def _local(moment: datetime) -> str:
+    return in_beijing(moment).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _stamp(queue: CallQueue, local: str) -> str:
+    return queue.stamp(in_beijing(datetime.fromisoformat(local)))

@@ -1,0 +1,36 @@
+"""One agent taking calls from a queue database until none is left; run as its own process.
+
+    python tests/queue_taker.py DATABASE AGENT START_FILE
+
+Opens the database, makes START_FILE.AGENT to say it is ready and waits for START_FILE (so that
+several takers start together), then takes the next call, finishes it and becomes available again,
+over and over; prints the tickets it got as a JSON list.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from adapters.clock import real_clock
+from assistant.queue.routing import AVAILABLE, CallQueue
+from assistant.queue.settings import QueueSettings
+from assistant.store import CallStore
+
+
+def main(database: str, agent: str, start_file: str) -> None:
+    queue = CallQueue(CallStore(Path(database), real_clock), QueueSettings())
+    Path(f"{start_file}.{agent}").touch()
+    while not Path(start_file).exists():
+        time.sleep(0.005)
+    taken = []
+    while (entry := queue.take_next(agent)) is not None:
+        taken.append(entry.ticket)
+        queue.finish(agent)
+        queue.set_agent(agent, state=AVAILABLE)
+    print(json.dumps(taken))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
