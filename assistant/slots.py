@@ -34,7 +34,7 @@ _PRICE_IN_TEXT = re.compile(
     f"|[涨跌](?:到|至|破)({_NUMBER})|以({_NUMBER})(?:元|块)"
 )
 _PRICE_CONTEXT = re.compile(r"价|每股|[涨跌](?:到|至|破)|以\d")
-_QUANTITY_IN_TEXT = re.compile(r"(?<![\d.])(\d+)股")
+_QUANTITY_IN_TEXT = re.compile(r"(?<![\d.钱])(\d+)股")  # not 多少钱1股: that is a price per share
 _MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _CODE_IN_TEXT = re.compile(r"(?<!\d)(?:代码)?\d{6}(?!\d)")
 

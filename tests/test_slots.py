@@ -142,6 +142,7 @@ def test_backstop_finds_unambiguous_slots_in_the_text(text, expected):
     "转3500元手续费5元",  # two amounts
     "转账100000",  # a bare number is not a stock code
     "我要转账", "查询余额", "今天晚上吃什么",
+    "多少钱1股",  # a price per share, not a quantity
 ])
 def test_backstop_leaves_ambiguous_or_absent_slots_empty(text):
     assert canonical_slots([], text, VOCABULARY, NOW) == {}
