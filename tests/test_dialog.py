@@ -47,6 +47,12 @@ def test_slots_are_filled_across_turns_in_catalog_order(world: World) -> None:
     assert turn.awaiting == "confirmation" and "您要买入中国平安200股" in turn.say
 
 
+def test_a_bare_sum_heard_as_a_price_answers_an_amount_question(world: World) -> None:
+    call = verified_call(world)
+    assert call.say("交电费", "pay_bill", bill_type="electricity").awaiting == "amount"
+    assert call.say("一千块", "inform", price=1000).awaiting == "confirmation"
+
+
 def test_a_correction_while_confirming_updates_the_slot_and_confirms_again(world: World) -> None:
     call = verified_call(world)
     call.say("买两百股中国平安", "stock_buy", quantity=200, stock="601318")

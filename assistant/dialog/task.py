@@ -50,15 +50,24 @@ class Task:
         return params
 
 
+_SUMS = ("amount", "price")
+
+
 def heard_values(function: FunctionSpec, entities: dict[str, Any], text: str,
                  awaited: SlotSpec | None) -> dict[str, Any]:
     """Values for the function's slots in one utterance, in slot order."""
     values = {}
+    names = {slot.name for slot in function.slots}
     for slot in function.slots:
         if slot.secret:
             continue  # typed only
         if slot.name in entities:
             values[slot.name] = entities[slot.name]
+        elif slot is awaited and slot.type in _SUMS:
+            # a bare sum (一千块) may come out as either kind; the question asked says which it is
+            said = [entities[kind] for kind in _SUMS if kind in entities and kind not in names]
+            if len(said) == 1:
+                values[slot.name] = said[0]
         elif slot.choices:
             said = {c.value for c in slot.choices if any(phrase in text for phrase in c.phrases)}
             if len(said) == 1:
