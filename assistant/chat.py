@@ -86,7 +86,7 @@ class Recorder(Processor):
 def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Path | None,
              as_json: bool = False, caller: str | None = None) -> None:
     """`as_json`: turns as JSON lines on stdout, hints on stderr; `caller`: the caller id."""
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, soft_wrap=True)  # one line per frame, however long: scripts read them
     audio_cfg = assistant.config.section("audio")
     backend = audio_cfg.get("backend", "sounddevice")
     rate = 16000

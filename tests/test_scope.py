@@ -31,6 +31,11 @@ def test_short_answers_are_left_to_the_model(scope: ScopeCheck) -> None:
     assert not scope.out_of_scope("是的吗", "affirm")
 
 
+def test_data_without_out_of_scope_examples_gives_no_opinion() -> None:
+    check = ScopeCheck([(intent, text) for intent, text in EXAMPLES if intent != "out_of_scope"])
+    assert not check.out_of_scope("中国队踢得怎么样", "stock_quote")
+
+
 def test_it_reads_the_project_training_data() -> None:
     check = ScopeCheck.from_data(Path(__file__).resolve().parents[1] / "nlu_data")
     assert check.out_of_scope("明天早上七点叫我起床", "price_alert")

@@ -44,6 +44,8 @@ class ScopeCheck:
         """True when `text` is nearer the out_of_scope examples than those of `intent`."""
         if intent == OUT_OF_SCOPE or intent in DIALOG_ACTS or intent not in self.intents:
             return False  # yes, no, a bare slot value: short answers DIET knows better
+        if OUT_OF_SCOPE not in self.intents:
+            return False  # data without out-of-scope examples gives no second opinion
         similarity = (self.matrix @ self.vectorizer.transform([_plain(text)]).T).toarray().ravel()
         return similarity[self.intents == OUT_OF_SCOPE].max() > similarity[self.intents == intent].max() + self.margin
 
