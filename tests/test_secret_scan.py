@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from secret_scan import seeded_secrets, written_texts
@@ -13,7 +14,12 @@ def test_the_seeded_pins_and_card_numbers_are_looked_for() -> None:
     assert "13800138000" not in secrets  # a phone number is said back as 尾号8000, not hidden
 
 
-def test_a_secret_in_a_log_or_a_table_is_found_but_not_in_the_bank_master_data(tmp_path: Path) -> None:
+def test_a_secret_in_a_log_or_a_table_is_found_but_not_in_the_bank_master_data() -> None:
+    with tempfile.TemporaryDirectory() as folder:  # not the run's temporary folders, which the scan reads
+        _find_planted_secrets(Path(folder))
+
+
+def _find_planted_secrets(tmp_path: Path) -> None:
     (tmp_path / "server.log").write_text("parsed dtmf 147258\n", encoding="utf-8")
     (tmp_path / "inputs.txt").write_text("dtmf:147258\n", encoding="utf-8")  # a test's own input
     con = sqlite3.connect(tmp_path / "bank.sqlite")
