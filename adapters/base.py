@@ -160,6 +160,16 @@ class Backend(Protocol):
         ...
 
 
+def run_settled(backend: Backend, action: str, params: dict[str, Any], *, customer_id: str | None,
+                key: str) -> Outcome:
+    """`backend.run`, once more with the same key when the outcome is unknown: that settles it, and
+    never runs the action twice."""
+    outcome = backend.run(action, params, customer_id=customer_id, key=key)
+    if outcome.status == UNKNOWN:
+        outcome = backend.run(action, params, customer_id=customer_id, key=key)
+    return outcome
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     required: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,17 +67,17 @@ class CallStore:
     def open_call(self, caller: str | None) -> str:
         call_id = uuid.uuid4().hex
         self.db.execute("INSERT INTO calls (id, caller, started_at) VALUES (?, ?, ?)",
-                        (call_id, caller, self._now()))
+                        (call_id, caller, self.stamp()))
         return call_id
 
     def close_call(self, call_id: str) -> None:
-        self.db.execute("UPDATE calls SET ended_at = ? WHERE id = ?", (self._now(), call_id))
+        self.db.execute("UPDATE calls SET ended_at = ? WHERE id = ?", (self.stamp(), call_id))
 
     def add_turn(self, call_id: str, seq: int, turn: Turn) -> None:
         self.db.execute(
             "INSERT INTO turns (call_id, seq, at, heard, intent, function, awaiting, slots, say, "
             "transaction_json, escalation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (call_id, seq, self._now(), turn.heard, turn.intent, turn.function, turn.awaiting,
+            (call_id, seq, self.stamp(), turn.heard, turn.intent, turn.function, turn.awaiting,
              _json(turn.slots), turn.say,
              _json(turn.to_json()["transaction"]) if turn.transaction else None, turn.escalation))
 
@@ -89,12 +90,13 @@ class CallStore:
             "INSERT INTO handoffs (call_id, created_at, reason, caller, customer_id, verification, "
             "function, intent, slots, transcript, skill, priority, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (call_id, self._now(), reason, caller, customer_id, verification, function, intent,
+            (call_id, self.stamp(), reason, caller, customer_id, verification, function, intent,
              _json(slots), _json(transcript), skill, priority, status))
         return int(cursor.lastrowid)
 
-    def _now(self) -> str:
-        return self.clock().isoformat(timespec="seconds")
+    def stamp(self, moment: datetime | None = None) -> str:
+        """A time as the database keeps it (ISO 8601 with the clock's offset, so text order is time order)."""
+        return (moment or self.clock()).isoformat(timespec="seconds")
 
 
 def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:

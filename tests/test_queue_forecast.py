@@ -135,16 +135,16 @@ def test_a_callers_predicted_wait_matches_a_simulation_of_their_queue(desk: tupl
 def test_agents_free_up_one_handle_time_over_the_staff_apart(desk: tuple[CallStore, CallQueue, Forecast]) -> None:
     store, queue, forecast = desk
     clock = store.clock
-    assert forecast.free_at("cards") is None  # nobody staffed
+    assert forecast.staffing("cards").free_at(clock()) is None  # nobody staffed
     queue.set_agent("a", ["cards"])
     queue.set_agent("b", ["cards"])
-    assert forecast.free_at("cards") == clock()  # both free
+    assert forecast.staffing("cards").free_at(clock()) == clock()  # both free
     add_ticket(store, "cards")
     queue.take_next("a")
-    assert forecast.free_at("cards") == clock()  # b is free
+    assert forecast.staffing("cards").free_at(clock()) == clock()  # b is free
     for _ in range(3):
         add_ticket(store, "cards")
     # b takes the first waiting ticket; after the other two, one more agent must come free: 3 of
     # them, one every 300 s / 2 agents.
-    assert forecast.free_at("cards") == clock() + timedelta(seconds=3 * 150)
-    assert forecast.free_at("cards", leaving=1) == clock() + timedelta(seconds=2 * 150)
+    assert forecast.staffing("cards").free_at(clock()) == clock() + timedelta(seconds=3 * 150)
+    assert forecast.staffing("cards").free_at(clock(), leaving=1) == clock() + timedelta(seconds=2 * 150)

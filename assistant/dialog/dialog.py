@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import OK, REJECTED, UNKNOWN, Outcome, action_spec
+from adapters.base import OK, REJECTED, Outcome, action_spec, run_settled
 from adapters.masking import tail
 from assistant.catalog import (
     AFFIRM,
@@ -556,9 +556,7 @@ class Dialog:
 
     def _run(self, action: str, params: dict[str, Any], key: str) -> Outcome:
         customer_id = None if action_spec(action).customer == "none" else self.customer
-        outcome = self.policy.backend.run(action, params, customer_id=customer_id, key=key)
-        if outcome.status == UNKNOWN:  # the same key settles it, and never runs it twice
-            outcome = self.policy.backend.run(action, params, customer_id=customer_id, key=key)
+        outcome = run_settled(self.policy.backend, action, params, customer_id=customer_id, key=key)
         self._reply.transaction = Transaction(action, outcome.status, outcome.id, outcome.reason)
         log.info("call %s: %s -> %s %s", self.call_id, action, outcome.status, outcome.reason or outcome.id or "")
         return outcome

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from adapters.base import OK, UNKNOWN, Backend
+from adapters.base import OK, Backend, run_settled
 from adapters.clock import in_beijing
 from adapters.masking import tail
 from assistant.queue.forecast import Forecast
@@ -50,14 +50,14 @@ class Callbacks:
         times); `ticket`: the caller's own, waiting (it leaves the queue) or booked (being moved)."""
         queue = self.queue
         own = queue.entry(ticket) if ticket is not None else None
-        start = queue.clock()
+        now = start = queue.clock()
         if preferred:
             start = max(start, in_beijing(datetime.fromisoformat(preferred)))
-        free = self.forecast.free_at(skill, leaving=int(own is not None and own.status == WAITING))
+        staffing = self.forecast.staffing(skill)
+        free = staffing.free_at(now, leaving=int(own is not None and own.status == WAITING))
         if free is not None:
             start = max(start, free)
         start = _minute_up(start)
-        staffing = self.forecast.staffing(skill)
         handle = timedelta(seconds=staffing.handle_s)
         booked = [datetime.fromisoformat(row["due_at"]) for row in queue.rows(
             "SELECT c.due_at FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
@@ -126,9 +126,7 @@ class Callbacks:
 
     def booked(self) -> list[Entry]:
         """Callbacks not handed to an agent yet, the soonest first."""
-        rows = self.queue.rows("SELECT ticket FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-                               "WHERE h.status = 'callback' ORDER BY c.due_at, c.ticket")
-        return [self.queue.entry(row["ticket"]) for row in rows]
+        return self.queue.entries("h.status = 'callback' ORDER BY c.due_at, h.id")
 
     def _booked_text(self, phone: str, due: str) -> str:
         return render(self.prompts["sms_callback"], {"when": self.say_time(due), "phone": tail(phone)})
@@ -139,9 +137,7 @@ class Callbacks:
 
     def _sms(self, phone: str, text: str) -> bool:
         key = f"sms-{uuid.uuid4().hex}"
-        outcome = self.backend.run("notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
-        if outcome.status == UNKNOWN:  # the same key settles it, and never sends twice
-            outcome = self.backend.run("notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
+        outcome = run_settled(self.backend, "notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
         if outcome.status != OK:
             log.warning("callback SMS to %s not sent: %s %s", tail(phone), outcome.status, outcome.reason)
         return outcome.status == OK

@@ -22,6 +22,21 @@ class Staffing:
     busy: int  # of them, on a call or wrapping one up
     waiting: int  # tickets of the skill waiting now
 
+    def free_at(self, now: datetime, leaving: int = 0) -> datetime | None:
+        """When an agent is expected to be free for one more call after every ticket waiting now but
+        the `leaving` ones (a caller who books a callback instead); None when nobody is staffed.
+
+        With every agent busy, calls end one after another at `staffed / handle time` a second on
+        average (handle times are taken to be exponential, as in Erlang C), so the k-th agent to
+        come free is expected k × handle time / staffed from now.
+        """
+        if self.staffed == 0:
+            return None
+        needed = self.waiting - leaving + 1 - (self.staffed - self.busy)  # agents that must come free first
+        if needed <= 0:
+            return now
+        return now + timedelta(seconds=needed * self.handle_s / self.staffed)
+
 
 @dataclass(frozen=True)
 class Wait:
@@ -59,21 +74,3 @@ class Forecast:
         return Wait(self.queue.ahead(ticket),
                     expected_wait(staffing.arrivals_per_s, staffing.handle_s, staffing.staffed))
 
-    def free_at(self, skill: str, leaving: int = 0) -> datetime | None:
-        """When an agent of the skill is expected to be free for one more call after every ticket
-        waiting now but the `leaving` ones (a caller who books a callback instead); None when nobody
-        with the skill is staffed.
-
-        With every agent busy, calls end one after another at `staffed / handle time` a second on
-        average (handle times are taken to be exponential, as in Erlang C), so the k-th agent to
-        come free is expected k × handle time / staffed from now.
-        """
-        staffing = self.staffing(skill)
-        if staffing.staffed == 0:
-            return None
-        idle = staffing.staffed - staffing.busy
-        needed = staffing.waiting - leaving + 1 - idle  # agents that must come free first
-        now = self.queue.clock()
-        if needed <= 0:
-            return now
-        return now + timedelta(seconds=needed * staffing.handle_s / staffing.staffed)

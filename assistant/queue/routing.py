@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from assistant.errors import AssistantError
@@ -22,7 +21,7 @@ from assistant.store import CallStore
 
 AVAILABLE, ON_CALL, WRAP_UP, AWAY = "available", "on_call", "wrap_up", "away"
 STATES = (AVAILABLE, ON_CALL, WRAP_UP, AWAY)
-WAITING, TAKEN, DONE, ABANDONED, CALLBACK = "waiting", "taken", "done", "abandoned", "callback"
+WAITING, CALLBACK = "waiting", "callback"  # ticket statuses the code branches on (SQL names the others)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, skills TEXT NOT NULL, state TEXT NOT NULL,
@@ -87,6 +86,7 @@ class CallQueue:
     def __init__(self, store: CallStore, settings: QueueSettings) -> None:
         self.db = store.db
         self.clock = store.clock
+        self.stamp = store.stamp
         self.settings = settings
         self.db.executescript(SCHEMA)
 
@@ -98,10 +98,6 @@ class CallQueue:
     def row(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         found = self.rows(sql, args)
         return found[0] if found else None
-
-    def stamp(self, moment: datetime | None = None) -> str:
-        """A time as the database keeps it (ISO 8601 with the clock's offset, so text order is time order)."""
-        return (moment or self.clock()).isoformat(timespec="seconds")
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -123,8 +119,11 @@ class CallQueue:
 
     def waiting(self, skill: str | None = None) -> list[Entry]:
         """Tickets waiting for a person, in the order agents get them."""
-        sql = f"{_ENTRY} WHERE h.status = 'waiting' AND (? IS NULL OR h.skill = ?) ORDER BY {_ORDER}"
-        return [Entry.from_row(row) for row in self.rows(sql, (skill, skill))]
+        return self.entries(f"h.status = 'waiting' AND (? IS NULL OR h.skill = ?) ORDER BY {_ORDER}", (skill, skill))
+
+    def entries(self, where: str, args: tuple[Any, ...] = ()) -> list[Entry]:
+        """Tickets with their callbacks, chosen and ordered by `where` (the SQL after WHERE)."""
+        return [Entry.from_row(row) for row in self.rows(f"{_ENTRY} WHERE {where}", args)]
 
     def entry(self, ticket: int) -> Entry:
         row = self.row(f"{_ENTRY} WHERE h.id = ?", (ticket,))
