@@ -273,6 +273,15 @@ def test_a_spoken_pin_is_refused_and_never_echoed(world: World, text: str) -> No
     assert PIN not in turn.heard and turn.awaiting == "pin" and turn.transaction is None
 
 
+def test_keys_for_another_function_are_not_taken_for_the_pin_left_behind(world: World) -> None:
+    call = world.call()
+    assert call.say("查余额", "balance_inquiry").awaiting == "pin"
+    turn = call.say("预约回电", "callback_request")
+    assert turn.awaiting != "pin"
+    call.keys("13800138")
+    assert not world.rows("SELECT * FROM audit WHERE action = 'banking.verify_pin'")
+
+
 def test_words_without_digits_while_a_pin_is_asked_for(world: World) -> None:
     call = world.call()
     call.say("买两百股中国平安", "stock_buy", stock="601318", quantity=200)

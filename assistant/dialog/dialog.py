@@ -249,6 +249,7 @@ class Dialog:
 
     def _start(self, function: FunctionSpec, entities: dict[str, Any], text: str) -> None:
         self.menu = None
+        self.verifying = False  # a PIN asked for the function left behind is asked again when it resumes
         task = Task(function)
         self.task = task
         values = heard_values(function, entities, text, None)
