@@ -3,8 +3,8 @@
     python tests/queue_taker.py DATABASE AGENT START_FILE
 
 Opens the database, makes START_FILE.AGENT to say it is ready and waits for START_FILE (so that
-several takers start together), then takes the next call, finishes it and becomes available again,
-over and over; prints the tickets it got as a JSON list.
+several takers start together), then takes the next call, holds it a millisecond, finishes it and
+becomes available again, over and over; prints the tickets it got as a JSON list.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def main(database: str, agent: str, start_file: str) -> None:
     taken = []
     while (entry := queue.take_next(agent)) is not None:
         taken.append(entry.ticket)
+        time.sleep(0.001)  # on the call: the other taker gets the CPU and the queue meanwhile
         queue.finish(agent)
         queue.set_agent(agent, state=AVAILABLE)
     print(json.dumps(taken))
