@@ -4,18 +4,18 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from assistant.asr.base import Recognizer
 from adapters import backend_clock, open_backend
 from adapters.clock import Clock
+from assistant.asr.base import Recognizer
 from assistant.catalog import Catalog
 from assistant.config import Config
+from assistant.dialog.dialog import Dialog
 from assistant.engines import make_recognizer, make_synthesizer, whisper_prompt
 from assistant.nlu.resident import ResidentNlu
 from assistant.nlu.scope import ScopeCheck
 from assistant.nlu.train import train
 from assistant.normalize import Normalizer
 from assistant.pipeline import Pipeline, Processor
-from assistant.dialog.dialog import Dialog
 from assistant.policy import DialogSettings, Policy
 from assistant.queue.settings import QueueSettings
 from assistant.responder import Responder
@@ -48,7 +48,7 @@ class Assistant:
     def understanding(self) -> Understanding:
         parser = ResidentNlu(train(self.config), on_wait=self.on_wait)
         scope = ScopeCheck.from_data(self.config.nlu_dir)
-        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope)
+        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope, self.clock())
 
     def recognizer(self, sample_rate: int) -> Recognizer:
         """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
@@ -84,7 +84,7 @@ class Assistant:
         """The dialog policy over the catalog, the back end (config.yml `adapters:`), the call store and
         the hand-off queue in it (config.yml `queue:`)."""
         section = self.config.section("dialog")
-        settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", 0.45))
+        settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", DialogSettings.threshold))
         clock = self.clock()
         store = CallStore(database_path(self.config), clock)
         return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
@@ -97,15 +97,18 @@ class Assistant:
     def dialog(self, caller: str | None = None) -> Dialog:
         return self.policy.open(caller)
 
+    def hearing(self, sample_rate: int) -> list[Processor]:
+        """Caller audio at `sample_rate` to IntentResult: the stages a call and `nlu test --voice` share."""
+        return [Vad(Vad.settings_from(self.config.section("vad")), sample_rate),
+                Transcriber(self.recognizer(sample_rate), self.normalizer.normalize),
+                Understander(self.understanding)]
+
     def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True,
                  caller: str | None = None, listen: bool = True) -> Pipeline:
         """The whole call flow of one call from `caller` (a phone number, if known), caller audio in
         at `sample_rate`, ending in `outputs`; without `listen`, typed text in instead of audio."""
-        stages: list[Processor] = []
-        if listen:
-            stages += [Vad(Vad.settings_from(self.config.section("vad")), sample_rate),
-                       Transcriber(self.recognizer(sample_rate), self.normalizer.normalize)]
-        stages += [Understander(self.understanding), Responder(self.dialog(caller))]
+        stages = self.hearing(sample_rate) if listen else [Understander(self.understanding)]
+        stages.append(Responder(self.dialog(caller)))
         if speak:
             stages.append(Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences()))
         return Pipeline(stages + outputs)

@@ -225,7 +225,7 @@ class Catalog:
         menu = MenuNode("")
         paths = sorted(p for p in directory.glob("*.yml") if p.name != DIALOGUE_FILE)
         if not paths:
-            raise DataFileError(f"{directory}: no function files (*.yml)")
+            raise DataFileError("no function files (*.yml)", directory)
         for path in paths:
             for function, lines in _read_functions(path):
                 if function.id in functions:

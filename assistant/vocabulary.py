@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from assistant.errors import DataFileError
-from assistant.yamlfile import load_yaml
+from assistant.nlu.data import data_files, read_items
+from assistant.yamlfile import file_error
 
 
 @dataclass
@@ -47,35 +46,19 @@ class Vocabulary:
         synonyms: dict[str, str] = {}
         lookups: dict[str, list[str]] = {}
         names: dict[str, str] = {}
-        for path in sorted(nlu_dir.rglob("*.yml")):
-            for item in _nlu_items(path):
-                if "synonym" in item:
-                    value = str(item["synonym"])
-                    surfaces = _examples(path, item)
-                    names.setdefault(value, surfaces[0])
-                    for surface in surfaces:
-                        if synonyms.setdefault(surface, value) != value:
-                            raise DataFileError(
-                                f"{path}: synonym {surface!r} maps to both {synonyms[surface]} and {value}"
-                            )
-                elif "lookup" in item:
-                    lookups.setdefault(str(item["lookup"]), []).extend(_examples(path, item))
+        for path in data_files(nlu_dir):
+            for item in read_items(path, path):
+                if item.kind not in ("synonym", "lookup"):
+                    continue
+                if not item.entries:
+                    raise file_error(path, item.place.line, f"{item.name!r} needs an `examples: |` block of `- text` lines")
+                surfaces = [entry.text for entry in item.entries]
+                if item.kind == "lookup":
+                    lookups.setdefault(item.name, []).extend(surfaces)
+                    continue
+                names.setdefault(item.name, surfaces[0])
+                for entry in item.entries:
+                    if synonyms.setdefault(entry.text, item.name) != item.name:
+                        raise file_error(path, entry.place.line, f"synonym {entry.text!r} maps to both "
+                                                                 f"{synonyms[entry.text]} and {item.name}")
         return cls(synonyms, lookups, names)
-
-
-def _nlu_items(path: Path) -> list[dict[str, Any]]:
-    data = load_yaml(path) or {}
-    items = data.get("nlu", []) if isinstance(data, dict) else None
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise DataFileError(f"{path}:1: expected a mapping whose `nlu` key holds a list of items")
-    return items
-
-
-def _examples(path: Path, item: dict[str, Any]) -> list[str]:
-    """The entries of an item's `examples: |` block, one `- text` line each."""
-    block = item.get("examples")
-    name = item.get("synonym", item.get("lookup"))
-    entries = [line.strip()[1:].strip() for line in str(block or "").splitlines() if line.strip().startswith("-")]
-    if not isinstance(block, str) or not entries:
-        raise DataFileError(f"{path}: {name!r} needs an `examples: |` block of `- text` lines")
-    return entries

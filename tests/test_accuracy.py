@@ -2,39 +2,36 @@
 
 The NLU model is trained with a fixed seed, so these are the figures the README reports, give or take
 nothing; the thresholds sit a little below them so that a real regression fails, not a rounding.
+Scored as `assistant nlu test --holdout` scores it.
 """
 from __future__ import annotations
 
-import csv
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
-from assistant.catalog import FALLBACK
+from assistant.nlu.evaluate import progress, understand_all
+from assistant.nlu.examples import read_holdout
+from assistant.nlu.scoring import summarize
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.tsv"
 
 
 @pytest.mark.slow
 def test_held_out_text_is_understood(assistant: Any) -> None:
-    with HOLDOUT.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    intents = oos = oos_rejected = slots = 0
-    for row in rows:
-        now = datetime.fromisoformat(row["now"]) if row["now"] else None
-        result = assistant.understanding.understand(row["text"], now=now)
-        intents += result.intent == row["intent"]
-        slots += result.slots == json.loads(row["slots_json"])
-        if row["intent"] == FALLBACK:
-            oos += 1
-            oos_rejected += result.intent == FALLBACK
-        if result.intent != row["intent"]:
-            print(f"MISS {row['text']}: {row['intent']} → {result.intent} {result.confidence}")
-    print(f"intent {intents}/{len(rows)}, out of scope rejected {oos_rejected}/{oos}, slots exact {slots}/{len(rows)}")
-    assert len(rows) >= 150 and oos >= 20
-    assert intents >= 0.96 * len(rows)
-    assert oos_rejected >= 0.90 * oos
-    assert slots >= 0.90 * len(rows)
+    examples = read_holdout(HOLDOUT)
+    with progress(Console(stderr=True)) as bar:
+        outcomes = understand_all(assistant.understanding, examples, bar, "holdout")
+    for o in outcomes:
+        if not o.correct:
+            print(f"MISS {o.text}: {o.expected} → {o.got} {o.confidence}")
+    summary = summarize(outcomes)["summary"]
+    n, oos = summary["examples"], summary["out_of_scope_rejected"]
+    print(f"intent {summary['accuracy']['correct']}/{n}, out of scope rejected {oos['rejected']}/{oos['expected']}, "
+          f"slots exact {summary['slots_exact']['exact']}/{n}")
+    assert n >= 150 and oos["expected"] >= 20
+    assert summary["accuracy"]["correct"] >= 0.96 * n
+    assert oos["rejected"] >= 0.90 * oos["expected"]
+    assert summary["slots_exact"]["exact"] >= 0.90 * n

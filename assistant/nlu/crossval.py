@@ -20,12 +20,12 @@ from rich.console import Console
 
 from assistant.config import Config
 from assistant.errors import AssistantError
-from assistant.nlu.data import Item, read_items
+from assistant.nlu.data import Item, data_files, read_items
 from assistant.nlu.evaluate import progress, understand_all
 from assistant.nlu.examples import Example, annotated
 from assistant.nlu.scope import ScopeCheck
 from assistant.nlu.scoring import Outcome
-from assistant.nlu.train import data_files, train
+from assistant.nlu.train import train
 from assistant.understanding import Understanding
 
 SEED = 7
@@ -68,7 +68,8 @@ def _test(assistant: Any, model: Path, scope: ScopeCheck, examples: list[Example
           what: str) -> list[Outcome]:
     from assistant.nlu.resident import RasaParser
 
-    understanding = Understanding(RasaParser(model), assistant.normalizer, assistant.vocabulary, assistant.catalog, scope)
+    understanding = Understanding(RasaParser(model), assistant.normalizer, assistant.vocabulary, assistant.catalog, scope,
+                                  assistant.clock())
     with progress(console) as bar:
         return understand_all(understanding, examples, bar, what)
 

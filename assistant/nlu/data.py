@@ -72,6 +72,11 @@ class Example:
     place: Place
 
 
+def data_files(nlu_dir: Path) -> list[Path]:
+    """The YAML files of an nlu_data folder, in the order they are read."""
+    return sorted(p for p in nlu_dir.rglob("*.yml") if p.is_file())
+
+
 def read_items(path: Path, shown: Path) -> list[Item]:
     """The file's `nlu:` items; DataFileError (with `shown` and a line) where Rasa would fail."""
     try:

@@ -1,7 +1,7 @@
 """`assistant nlu test`: held-out text, spoken sets and k-fold cross-validation through the assistant.
 
 Text goes through `Understanding.understand`, as a typed line does in a call. A recording goes the
-spoken way of a call, the Vad → Transcriber → Understander stages of `Assistant.pipeline` (not the
+spoken way of a call, the Vad → Transcriber → Understander stages of `Assistant.hearing` (not the
 dialog: a test is not a call, and is not recorded as one), pushed in chunks at its own rate (8 kHz
 stays 8 kHz) and followed by a second of silence, as `assistant chat --wav` plays it. An index row
 is one request: when the VAD cuts its recording into several utterances, the report gives the
@@ -10,7 +10,6 @@ segment count and the transcripts, joined, are understood once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,7 @@ from assistant.nlu.report_view import print_report
 from assistant.nlu.scoring import DIGITS, Outcome
 from assistant.pipeline import Pipeline, Processor
 from assistant.spoken_set import SpokenRequest, read_spoken_set
-from assistant.transcriber import Transcriber
-from assistant.understanding import Understander, Understanding
-from assistant.vad import Vad
+from assistant.understanding import Understanding
 
 
 def run_nlu_test(
@@ -80,7 +77,7 @@ def progress(console: Console) -> Progress:
 def understand_all(understanding: Understanding, examples: Sequence[Example], bar: Progress, what: str) -> list[Outcome]:
     outcomes = []
     for example in bar.track(examples, description=what):
-        now = example.now or datetime.now()
+        now = example.now or understanding.now()
         result = understanding.understand(example.text, now=now)
         expected = example.expected_slots(understanding.vocabulary, now)
         outcomes.append(Outcome(example.text, example.intent, result.intent, result.confidence, expected, result.slots))
@@ -106,19 +103,12 @@ def hear_all(assistant: Any, requests: Sequence[SpokenRequest], bar: Progress) -
     return [hear(assistant, request) for request in bar.track(requests, description="recordings")]
 
 
-def _hearing(assistant: Any, rate: int, output: Processor) -> Pipeline:
-    """The first stages of `Assistant.pipeline`, built the same way."""
-    vad = Vad(Vad.settings_from(assistant.config.section("vad")), rate)
-    transcriber = Transcriber(assistant.recognizer(rate), assistant.normalizer.normalize)
-    return Pipeline([vad, transcriber, Understander(assistant.understanding), output])
-
-
 def hear(assistant: Any, request: SpokenRequest) -> Outcome:
     from assistant.chat import call_audio, play_recording
 
     recording = call_audio(request.path)
     heard = Heard()
-    pipeline = _hearing(assistant, recording.sample_rate, heard)
+    pipeline = Pipeline([*assistant.hearing(recording.sample_rate), heard])
     play_recording(pipeline, recording, assistant.config.section("audio").get("chunk_ms", 30))
     pipeline.push(EndOfCall())
     transcript = "".join(t.text for t in heard.transcripts)

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.nlu.train import sidecar
 
 IDLE_EXIT_S = 2 * 3600
 START_TIMEOUT_S = 240
 
 
 def socket_for(model: Path) -> Path:
-    return model.with_name(model.name.removesuffix(".tar.gz") + ".sock")
+    return sidecar(model, ".sock")
 
 
 class RasaParser:

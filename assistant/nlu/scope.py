@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from assistant.catalog import DIALOG_ACTS, OUT_OF_SCOPE
-from assistant.nlu.data import parse_example, read_items
+from assistant.nlu.data import data_files, parse_example, read_items
 from assistant.normalize import clean_text, normalize_numbers
 
 # How much closer (cosine) the nearest out-of-scope example must be than the nearest one of the intent.
@@ -27,13 +27,14 @@ class ScopeCheck:
         self.margin = margin
         self.vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
         self.matrix = self.vectorizer.fit_transform([_plain(text) for _, text in examples])
-        self.intents = np.array([intent for intent, _ in examples])
+        intents = np.array([intent for intent, _ in examples])
+        self.rows = {intent: np.flatnonzero(intents == intent) for intent in set(intents)}  # examples by intent
 
     @classmethod
     def from_data(cls, nlu_dir: Path) -> ScopeCheck:
         examples = [
             (item.name, parse_example(item.name, entry).text)
-            for path in sorted(nlu_dir.rglob("*.yml"))
+            for path in data_files(nlu_dir)
             for item in read_items(path, path)
             if item.kind == "intent"
             for entry in item.entries
@@ -42,12 +43,12 @@ class ScopeCheck:
 
     def out_of_scope(self, text: str, intent: str) -> bool:
         """True when `text` is nearer the out_of_scope examples than those of `intent`."""
-        if intent == OUT_OF_SCOPE or intent in DIALOG_ACTS or intent not in self.intents:
+        if intent == OUT_OF_SCOPE or intent in DIALOG_ACTS or intent not in self.rows:
             return False  # yes, no, a bare slot value: short answers DIET knows better
-        if OUT_OF_SCOPE not in self.intents:
+        if OUT_OF_SCOPE not in self.rows:
             return False  # data without out-of-scope examples gives no second opinion
         similarity = (self.matrix @ self.vectorizer.transform([_plain(text)]).T).toarray().ravel()
-        return similarity[self.intents == OUT_OF_SCOPE].max() > similarity[self.intents == intent].max() + self.margin
+        return similarity[self.rows[OUT_OF_SCOPE]].max() > similarity[self.rows[intent]].max() + self.margin
 
 
 def _plain(text: str) -> str:

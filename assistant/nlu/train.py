@@ -15,19 +15,20 @@ import tempfile
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from assistant.config import RUNTIME_DIR, Config
 from assistant.errors import AssistantError
+from assistant.nlu.data import data_files
 from assistant.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # rasa loads TensorFlow: only where training needs it
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
 MODELS = RUNTIME_DIR / "nlu"
 _TOKENIZER_SOURCE = Path(__file__).with_name("tokenizer.py")
-
-
-def data_files(nlu_dir: Path) -> list[Path]:
-    return sorted(p for p in nlu_dir.rglob("*.yml") if p.is_file())
 
 
 def rasa_config(config: Config, dictionary_dir: Path) -> dict:
@@ -54,21 +55,19 @@ def model_path(config: Config, models_dir: Path = MODELS) -> Path:
     return models_dir / f"{model_hash(config)}.tar.gz"
 
 
+def sidecar(model: Path, suffix: str) -> Path:
+    """A file beside `model` named after its hash: <hash>.sock, <hash>.json."""
+    return model.with_name(model.name.removesuffix(".tar.gz") + suffix)
+
+
 def training_record(model: Path) -> dict | None:
     """What `train` noted about the run that made `model` (seconds, examples, epochs), if anything."""
-    record = _record_path(model)
+    record = sidecar(model, ".json")
     return json.loads(record.read_text()) if record.exists() else None
 
 
-def _record_path(model: Path) -> Path:
-    return model.with_name(model.name.removesuffix(".tar.gz") + ".json")
-
-
-def entity_words(nlu_dir: Path) -> list[str]:
+def entity_words(data: TrainingData) -> list[str]:
     """Words jieba must keep whole: every lookup entry, synonym and annotated entity text."""
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    data = load_data(str(nlu_dir))
     words = {e for table in data.lookup_tables for e in table["elements"]}
     words |= set(data.entity_synonyms)
     for message in data.nlu_examples:
@@ -77,10 +76,10 @@ def entity_words(nlu_dir: Path) -> list[str]:
     return sorted(w for w in words if w and not w.isdigit())
 
 
-def write_dictionary(nlu_dir: Path, folder: Path) -> Path:
+def write_dictionary(data: TrainingData, folder: Path) -> Path:
     """The jieba user dictionary the tokenizer loads: entity words at a high frequency."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "userdict.txt").write_text("".join(f"{w} 1000\n" for w in entity_words(nlu_dir)), encoding="utf-8")
+    (folder / "userdict.txt").write_text("".join(f"{w} 1000\n" for w in entity_words(data)), encoding="utf-8")
     return folder
 
 
@@ -107,8 +106,9 @@ def _train(config: Config, target: Path) -> None:
 
     os.environ["LOG_LEVEL"] = "INFO"  # rasa hides its epoch progress bar at WARNING and above
     started = time.perf_counter()
+    data = load_data(str(config.nlu_dir))
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        dictionary = write_dictionary(config.nlu_dir, Path(tmp) / "jieba")
+        dictionary = write_dictionary(data, Path(tmp) / "jieba")
         config_file = Path(tmp) / "config.yml"
         config_file.write_text(yaml.safe_dump(rasa_config(config, dictionary), allow_unicode=True))
         with redirect_stdout(sys.stderr):  # rasa prints its own messages; stdout is for results
@@ -117,9 +117,8 @@ def _train(config: Config, target: Path) -> None:
             raise AssistantError("Rasa training did not produce a model; see the messages above")
         Path(out).rename(target)
     seconds = round(time.perf_counter() - started, 1)
-    _record_path(target).write_text(json.dumps({
-        "seconds": seconds, "examples": len(load_data(str(config.nlu_dir)).nlu_examples),
-        "epochs": _epochs(config)}))
+    sidecar(target, ".json").write_text(json.dumps({
+        "seconds": seconds, "examples": len(data.nlu_examples), "epochs": _epochs(config)}))
     logging.getLogger(__name__).info("trained NLU model %s", target.name)
 
 

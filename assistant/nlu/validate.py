@@ -23,8 +23,7 @@ from pathlib import Path
 from assistant.catalog import DIALOG_ACTS, DIALOGUE_FILE, FALLBACK, OUT_OF_SCOPE, UNKNOWN_INTENT, Catalog
 from assistant.config import Config
 from assistant.errors import AssistantError, DataFileError
-from assistant.nlu.data import Example, Item, Place, parse_example, read_items
-from assistant.nlu.train import data_files
+from assistant.nlu.data import Example, Item, Place, data_files, parse_example, read_items
 from assistant.slots import CANONICAL_ENTITIES, canonical_slots
 from assistant.vocabulary import Vocabulary
 from assistant.yamlfile import LineMap, load_yaml
@@ -146,8 +145,7 @@ def _file_finding(error: DataFileError, root: Path, folder: Path) -> Finding:
     """The error as a finding; one that names no file is said of `folder`."""
     path = error.path or folder
     shown = path.relative_to(root) if path.is_absolute() else path
-    problem = error.problem.removeprefix(f"{folder}: ")
-    problem = problem.replace(f"{root}{os.sep}", "")  # the catalog names other files too
+    problem = error.problem.replace(f"{root}{os.sep}", "")  # the catalog names other files too
     return Finding(ERROR, shown, error.line or 0, problem, "broken-file")
 
 
@@ -403,6 +401,7 @@ def _misaligned_entities(config: Config, examples: list[Example]) -> list[Findin
 
     quiet_rasa()
     from rasa.shared.exceptions import RasaException
+    from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.message import Message
 
     from assistant.nlu.tokenizer import CallerTokenizer
@@ -411,7 +410,7 @@ def _misaligned_entities(config: Config, examples: list[Example]) -> list[Findin
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Rasa's schema check (pykwalify) warns past quiet_rasa()
         try:
-            dictionary = write_dictionary(config.nlu_dir, Path(folder))
+            dictionary = write_dictionary(load_data(str(config.nlu_dir)), Path(folder))
         except RasaException as error:
             raise AssistantError(f"Rasa cannot read {config.nlu_dir}: {error}") from error
         tokenizer = CallerTokenizer.create(
