@@ -160,6 +160,14 @@ class Backend(Protocol):
         ...
 
 
+def checked_action(action: str, key: object) -> ActionSpec:
+    """The action's spec; AssistantError for an unknown action or a missing idempotency key."""
+    spec = action_spec(action)
+    if not isinstance(key, str) or not key:
+        raise AssistantError(f"{action}: an idempotency key is required")
+    return spec
+
+
 def run_settled(backend: Backend, action: str, params: dict[str, Any], *, customer_id: str | None,
                 key: str) -> Outcome:
     """`backend.run`, once more with the same key when the outcome is unknown: that settles it, and

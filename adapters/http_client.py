@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from adapters.base import FAILED, UNKNOWN, Outcome, action_spec
+from adapters.base import FAILED, UNKNOWN, Outcome, checked_action
 from assistant.config import Config
 from assistant.errors import AssistantError
 
@@ -29,13 +29,12 @@ _NOTHING_DONE = {500, 503}
 class HttpBackend:
     def __init__(
         self, url: str, *, timeout: float = 5.0, retries: int = 2, backoff: float = 0.5,
-        session: requests.Session | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.session = session or requests.Session()
+        self.session = requests.Session()
 
     @classmethod
     def from_config(cls, config: Config) -> HttpBackend:
@@ -50,9 +49,7 @@ class HttpBackend:
         )
 
     def run(self, action: str, params: dict[str, Any], *, customer_id: str | None, key: str) -> Outcome:
-        action_spec(action)
-        if not isinstance(key, str) or not key:
-            raise AssistantError(f"{action}: an idempotency key is required")
+        checked_action(action, key)
         body = json.dumps({"params": params, "customer_id": customer_id}, ensure_ascii=False, default=str)
         maybe_done, reason = False, "unreachable"
         for attempt in range(self.retries + 1):

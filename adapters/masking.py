@@ -20,6 +20,11 @@ def tail(number: str) -> str:
     return f"尾号{number[-4:]}"
 
 
+def mask_numbers(text: str) -> str:
+    """Card, account and phone numbers in `text` cut to their last 4 digits."""
+    return _LONG_NUMBER.sub(lambda match: mask_number(match.group()), text)
+
+
 def mask_cards(text: str) -> str:
     """Free text (a complaint, an SMS) with card numbers masked; shorter numbers such as ticket
     numbers and phone numbers stay readable."""
@@ -34,5 +39,5 @@ def mask_params(params: dict[str, Any]) -> dict[str, Any]:
         elif name in _PLAIN_PARAMS or not isinstance(value, (str, int)) or isinstance(value, bool):
             masked[name] = value
         else:
-            masked[name] = _LONG_NUMBER.sub(lambda match: mask_number(match.group()), str(value))
+            masked[name] = mask_numbers(str(value))
     return masked

@@ -251,6 +251,7 @@ class Normalizer:
         terms = {t for t in terms if len(t) >= 2}
         self._protected = protection_pattern([*COMMON_WORDS, *(t for t in terms if set(t) & set(_NUMERALS))])
         self._pinyin = {t: lazy_pinyin(t) for t in terms if _ALL_CJK.fullmatch(t)}
+        self._toned = {t: lazy_pinyin(t, style=Style.TONE3) for t in self._pinyin}
         self._lengths = sorted({len(t) for t in self._pinyin})
         # A mishearing keeps the first or the last syllable of the term, so index terms by both.
         self._by_first: dict[str, list[str]] = defaultdict(list)
@@ -310,7 +311,7 @@ class Normalizer:
         if distance > most:
             return None  # too few characters in common to be a mishearing of this term
         if same_length and misses == 0:
-            toned = all(t in _toned_readings(c) for t, c in zip(lazy_pinyin(term, style=Style.TONE3), window))
+            toned = all(t in _toned_readings(c) for t, c in zip(self._toned[term], window))
             return _Candidate(term, start, end, 100.0, may_cut=toned and len(term) >= _FUZZY_MIN_LENGTH,
                               may_be_word=toned)
         if same_length:

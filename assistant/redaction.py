@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import re
 
-from adapters.masking import mask_number
+from adapters.masking import mask_numbers
 
 HIDDEN = "****"
 _DIGITS = re.compile(r"\d+")
-_LONG_NUMBER = re.compile(r"\d{8,}")  # card, account and phone numbers
 _PIN_WORDS = re.compile(r"密码|口令|pin", re.IGNORECASE)
 
 
@@ -29,8 +28,3 @@ def redact(text: str, secret: bool = False) -> str:
     if secret or says_pin(text):
         return _DIGITS.sub(HIDDEN, text)
     return mask_numbers(text)
-
-
-def mask_numbers(text: str) -> str:
-    """Card, account and phone numbers in `text` cut to their last 4 digits."""
-    return _LONG_NUMBER.sub(lambda match: mask_number(match.group()), text)

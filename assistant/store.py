@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class CallStore:
             "transaction_json, escalation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (call_id, seq, self.stamp(), turn.heard, turn.intent, turn.function, turn.awaiting,
              _json(turn.slots), turn.say,
-             _json(turn.to_json()["transaction"]) if turn.transaction else None, turn.escalation))
+             _json(asdict(turn.transaction)) if turn.transaction else None, turn.escalation))
 
     def add_handoff(self, call_id: str, *, reason: str, caller: str | None, customer_id: str | None,
                     verification: str, function: str | None, intent: str | None,

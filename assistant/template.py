@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -38,6 +39,7 @@ _Part = str | _Name | _Section
 _TOKEN = re.compile(r"\{(\w+)\}|[^{}\[\]]+|.")
 
 
+@lru_cache(maxsize=None)  # the catalog's templates, parsed once when loaded and reused every turn
 def parse(template: str) -> tuple[_Part, ...]:
     """ValueError if brackets or braces do not match."""
     open_sections: list[list[_Part]] = [[]]

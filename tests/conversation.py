@@ -13,7 +13,6 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ from assistant.policy import Policy
 from assistant.queue.settings import QueueSettings
 from assistant.store import CallStore
 from assistant.vocabulary import Vocabulary
+from sandbox_bank import MONDAY_10AM
 
 CONFIG = load_config()
-MONDAY_MORNING = datetime(2025, 1, 6, 10, 0)  # Beijing time, inside trading hours
 CALLER = "13800138000"  # 张三, customer C0001
 CUSTOMER = "C0001"
 PIN = "147258"
@@ -44,19 +43,11 @@ QUEUE = QueueSettings.from_config(CONFIG.section("queue"))
 VOCABULARY = Vocabulary.load(CONFIG.nlu_dir)
 
 
-@pytest.fixture(scope="session")
-def bank_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A freshly seeded sandbox database, copied for each test (seeding takes half a second)."""
-    path = tmp_path_factory.mktemp("bank") / "bank.sqlite"
-    SandboxBackend(path, vocabulary=Vocabulary.load(CONFIG.nlu_dir / "lookups"), clock=PinnedClock(MONDAY_MORNING))
-    return path
-
-
 @pytest.fixture()
-def world(bank_template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
+def world(seeded_bank_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
     """A bank and a call store of this test's own; afterwards, nothing secret was written down."""
     caplog.set_level(logging.DEBUG)
-    world = World(Path(shutil.copy(bank_template, tmp_path / "bank.sqlite")), tmp_path / "calls.sqlite")
+    world = World(Path(shutil.copy(seeded_bank_file, tmp_path / "bank.sqlite")), tmp_path / "calls.sqlite")
     yield world
     world.scan(caplog.text)
 
@@ -65,7 +56,7 @@ def world(bank_template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture)
 class World:
     bank_path: Path
     store_path: Path
-    clock: PinnedClock = field(default_factory=lambda: PinnedClock(MONDAY_MORNING))
+    clock: PinnedClock = field(default_factory=lambda: PinnedClock(MONDAY_10AM))
     secrets: set[str] = field(default_factory=lambda: {PIN, *CARD_NUMBERS})
 
     def __post_init__(self) -> None:
@@ -82,10 +73,10 @@ class World:
 
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         """Rows of the bank's database."""
-        return _query(self.bank_path, sql, args)
+        return query(self.bank_path, sql, args)
 
     def store_rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return _query(self.store_path, sql, args)
+        return query(self.store_path, sql, args)
 
     def balance(self, number: str) -> str:
         """The balance of an account, in yuan with 2 decimals."""
@@ -100,7 +91,7 @@ class World:
 
     def scan(self, *texts: str) -> None:
         """No secret in the call store, the bank's audit trail and idempotency records, or `texts`."""
-        written = [json.dumps([dict(r) for r in _query(self.store_path, f"SELECT * FROM {t}", ())],
+        written = [json.dumps([dict(r) for r in query(self.store_path, f"SELECT * FROM {t}", ())],
                               ensure_ascii=False) for t in ("calls", "turns", "handoffs")]
         written += [json.dumps([dict(r) for r in self.rows(f"SELECT * FROM {t}")], ensure_ascii=False)
                     for t in ("audit", "idempotency")]
@@ -117,7 +108,10 @@ class Call:
         self.turns: list[Turn] = []
 
     def say(self, text: str, intent: str, confidence: float = 0.95, **slots: Any) -> Turn:
-        turn = self.dialog.hear(IntentResult(text=text, intent=intent, confidence=confidence, slots=slots))
+        return self.hear(IntentResult(text=text, intent=intent, confidence=confidence, slots=slots))
+
+    def hear(self, result: IntentResult) -> Turn:
+        turn = self.dialog.hear(result)
         self.turns.append(turn)
         return turn
 
@@ -134,7 +128,7 @@ class Call:
         return self.keys(pin)
 
 
-def _query(path: Path, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+def query(path: Path, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
     con = sqlite3.connect(path)
     con.row_factory = sqlite3.Row
     try:

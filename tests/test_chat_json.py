@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +17,11 @@ import pytest
 import yaml
 
 from assistant.config import load_config
+from conversation import CALLER, CARD_NUMBERS, PIN, query
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 REPO = Path(__file__).resolve().parents[1]
-CALLER = "13800138000"
-SECRETS = ("147258", "6222021001121234", "6225880123455678")
+SECRETS = (PIN, *CARD_NUMBERS)
 FIELDS = {"heard", "say", "intent", "function", "awaiting", "slots", "transaction", "escalation"}
 
 
@@ -47,12 +46,7 @@ def chat(project: Path, lines: list[str], *options: str) -> subprocess.Completed
 
 
 def rows(path: Path, sql: str) -> list[dict[str, Any]]:
-    con = sqlite3.connect(path)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in con.execute(sql)]
-    finally:
-        con.close()
+    return [dict(row) for row in query(path, sql)]
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ conversation the bank's database shows what happened, and nothing secret was wri
 """
 from __future__ import annotations
 
-from conversation import CALLER, CATALOG, CUSTOMER, PIN, World, bank_template, world  # noqa: F401 (fixtures)
+from conversation import CALLER, CATALOG, CUSTOMER, PIN, World, world  # noqa: F401 (fixtures)
+from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 
 DEBIT = "6222021001121234"
 CREDIT = "6225880123455678"

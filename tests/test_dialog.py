@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from conversation import CALLER, CATALOG, CUSTOMER, PIN, Call, World, bank_template, world  # noqa: F401 (fixtures)
+from conversation import CALLER, CATALOG, CUSTOMER, PIN, Call, World, world  # noqa: F401 (fixtures)
+from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 
 from adapters.base import FAILED, UNKNOWN, Backend, Outcome
 

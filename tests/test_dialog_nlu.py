@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conversation import CATALOG, PIN, Call, World, bank_template, world  # noqa: F401 (fixtures)
+from conversation import CATALOG, PIN, Call, World, world  # noqa: F401 (fixtures)
+from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 
 from assistant.dialog.turn import Turn
 
@@ -15,9 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def said(call: Call, assistant: Any, text: str) -> Turn:
-    turn = call.dialog.hear(assistant.understanding.understand(text))
-    call.turns.append(turn)
-    return turn
+    return call.hear(assistant.understanding.understand(text))
 
 
 def verified(world: World, assistant: Any) -> Call:

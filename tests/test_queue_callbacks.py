@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from conversation import CALLER, Call, World, bank_template, world  # noqa: F401 (fixtures)
+from conversation import CALLER, Call, World, world  # noqa: F401 (fixtures)
+from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_queue_escalation import queue, three_misses
 
 from adapters.clock import PinnedClock

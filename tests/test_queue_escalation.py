@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conversation import CALLER, CUSTOMER, Call, World, bank_template, world  # noqa: F401 (fixtures)
+from conversation import CALLER, CUSTOMER, Call, World, world  # noqa: F401 (fixtures)
+from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_catalog import VALID, load_error, write_catalog
 from test_dialog import Down, LosingAnswers, verified_call
 

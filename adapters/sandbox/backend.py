@@ -15,13 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Config
-from assistant.errors import AssistantError
-from assistant.vocabulary import Vocabulary
-from adapters.base import FAILED, ActionSpec, Outcome, action_spec, rejected
+from adapters.base import FAILED, ActionSpec, Outcome, checked_action, rejected
 from adapters.clock import Clock, clock_from_setting, real_clock
-from adapters.knowledge_base import FOLDER as KNOWLEDGE_FOLDER
 from adapters.kinds import Kinds
+from adapters.knowledge_base import FOLDER as KNOWLEDGE_FOLDER
 from adapters.knowledge_base import KnowledgeBase
 from adapters.masking import mask_params
 from adapters.params import Refused, bad_request
@@ -35,7 +32,10 @@ from adapters.sandbox.notify import SandboxNotifications
 from adapters.sandbox.pins import MAX_FAILURES
 from adapters.sandbox.securities import SandboxSecurities
 from adapters.sandbox.seed import seed
-from adapters.sandbox.store import Store, connect, stamp, write
+from adapters.sandbox.store import Store, connect, write
+from assistant.config import Config
+from assistant.errors import AssistantError
+from assistant.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "var/sandbox/bank.sqlite"
@@ -78,9 +78,7 @@ class SandboxBackend:
             raise AssistantError(f"{self.path}: cannot open the sandbox bank: {error}") from error
 
     def run(self, action: str, params: dict[str, Any], *, customer_id: str | None, key: str) -> Outcome:
-        spec = action_spec(action)
-        if not isinstance(key, str) or not key:
-            raise AssistantError(f"{action}: an idempotency key is required")
+        spec = checked_action(action, key)
         if not isinstance(params, dict):
             raise AssistantError(f"{action}: params must be a mapping, not {type(params).__name__}")
         masked = mask_params(params)
@@ -145,11 +143,10 @@ class SandboxBackend:
 
     def kinds(self, store: Store) -> Kinds:
         """Every kind, working in the given transaction."""
-        currency_names = {code: self.vocabulary.display(code) for code in self.vocabulary.values_in("currency")}
         return Kinds(
             banking=SandboxBanking(store),
             securities=SandboxSecurities(store),
-            forex=SandboxForex(store, currency_names),
+            forex=SandboxForex(store, self.vocabulary.display),
             bills=SandboxBills(store),
             cards=SandboxCards(store),
             crm=SandboxCrm(store),
@@ -200,7 +197,7 @@ def _audit(
         "INSERT INTO audit (at, customer_id, action, params, status, outcome_id, reason, replayed, key)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            stamp(store.now), customer_id, action, json.dumps(masked, ensure_ascii=False, default=str),
+            store.stamp, customer_id, action, json.dumps(masked, ensure_ascii=False, default=str),
             outcome.status, outcome.id, outcome.reason, int(replayed), key,
         ),
     )

@@ -22,7 +22,6 @@ VOLATILITY = 0.004  # standard deviation of one tick's log return
 
 @dataclass(frozen=True)
 class Price:
-    stock: str
     price: int
     prev_close: int
     at: str  # time of the tick; before the day's first tick, the previous close's
@@ -82,14 +81,15 @@ class PriceFeed:
             (stock, day.isoformat(), stamp(moment)),
         ).fetchone()
         if row:
-            return Price(stock, row["price"], prev_close, row["at"])
+            return Price(row["price"], prev_close, row["at"])
         previous_day = market.last_trading_day(market.close_time(day - timedelta(days=1)))
-        return Price(stock, prev_close, prev_close, stamp(market.close_time(previous_day)))
+        return Price(prev_close, prev_close, stamp(market.close_time(previous_day)))
 
     def ticks(self, stocks: list[str], after: datetime, until: datetime) -> list[tuple[str, str, int]]:
         """(at, stock, price) of the given stocks' ticks in (after, until], in time order."""
+        days = market.trading_days(in_beijing(after).date(), in_beijing(until).date())
         for stock in stocks:
-            for day in market.trading_days(in_beijing(after).date(), in_beijing(until).date()):
+            for day in days:
                 self.day(stock, day)
         marks = ",".join("?" * len(stocks))
         return [

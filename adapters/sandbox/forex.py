@@ -1,6 +1,7 @@
 """Foreign exchange: quotes around a mid rate with the bank's spread, trades against the debit account."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from adapters import params
@@ -14,9 +15,9 @@ _RATE = Decimal("0.0001")
 
 
 class SandboxForex:
-    def __init__(self, store: Store, names: dict[str, str]) -> None:
+    def __init__(self, store: Store, name: Callable[[str], str]) -> None:
         self.store = store
-        self.names = names  # ISO code -> Chinese name
+        self.name = name  # ISO code -> Chinese name
 
     def _rates(self, currency: str) -> tuple[Decimal, Decimal, int]:
         """(bank buys at, bank sells at, unit): CNY for `unit` of the currency."""
@@ -28,7 +29,7 @@ class SandboxForex:
 
     def quote(self, currency: str) -> Outcome:
         buy, sell, unit = self._rates(currency)
-        return ok(currency=currency, name=self.names.get(currency, currency), buy=str(buy), sell=str(sell), unit=unit)
+        return ok(currency=currency, name=self.name(currency), buy=str(buy), sell=str(sell), unit=unit)
 
     def trade(self, customer_id: str, side: str, currency: str, amount: str) -> Outcome:
         """The caller buys or sells `amount` of the currency for CNY."""
@@ -54,7 +55,7 @@ class SandboxForex:
             direction = -1
         position = ledger.bank_account(store, ledger.fx_position(currency), currency)
         cny_position = ledger.bank_account(store, ledger.fx_position("CNY"))
-        name = self.names.get(currency, currency)
+        name = self.name(currency)
         transaction_id = ledger.record(
             store,
             "forex",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import OK, REJECTED, Outcome, action_spec, run_settled
-from adapters.masking import tail
+from adapters.masking import mask_numbers, tail
 from assistant.catalog import (
     AFFIRM,
     DEFAULT_SKILL,
@@ -48,7 +48,7 @@ from assistant.dialog.task import CONFIRMATION, Task, heard_values, refused
 from assistant.dialog.turn import Transaction, Turn
 from assistant.frames import IntentResult
 from assistant.queue.routing import CALLBACK as BOOKED
-from assistant.redaction import HIDDEN, has_digits, mask_numbers, redact, says_pin
+from assistant.redaction import HIDDEN, has_digits, redact, says_pin
 from assistant.template import render
 
 if TYPE_CHECKING:
@@ -225,8 +225,7 @@ class Dialog:
             self._ask_again()
         else:
             slot = self.task.awaited_slot()
-            if slot.secret and len(keys) != self.settings.pin_length:
-                self._say(render(self.catalog.prompts["pin_short"], {"length": str(self.settings.pin_length)}))
+            if slot.secret and self._pin_too_short(keys):
                 return
             value = value_from_keys(slot, keys)
             if value is None:
@@ -296,7 +295,7 @@ class Dialog:
             return
         if function.verify and not self.verified:
             self.verifying = True
-            self._say(render(self.catalog.prompts["pin"], {"length": str(self.settings.pin_length)}))
+            self._say(self._pin_prompt())
             return
         slot = task.next_slot()
         if slot is not None:
@@ -308,7 +307,7 @@ class Dialog:
         if function.confirm is not None:
             task.awaiting = CONFIRMATION
             task.key = self._new_key()
-            self._say(render(function.confirm, self.policy.wording.slots(function, task.values)))
+            self._say(self._confirmation(task))
         else:
             self._carry_out(task)
 
@@ -393,9 +392,7 @@ class Dialog:
         return True
 
     def _pin_entered(self, pin: str) -> None:
-        length = self.settings.pin_length
-        if len(pin) != length:
-            self._say(render(self.catalog.prompts["pin_short"], {"length": str(length)}))
+        if self._pin_too_short(pin):
             return
         outcome = self._run("banking.verify_pin", {"pin": pin}, self._new_key())
         if outcome.status == OK:
@@ -409,6 +406,19 @@ class Dialog:
         else:
             self.verifying = False
             self._conclude(None, outcome)
+
+    def _pin_prompt(self) -> str:
+        return render(self.catalog.prompts["pin"], {"length": str(self.settings.pin_length)})
+
+    def _pin_too_short(self, keys: str) -> bool:
+        """Says so when `keys` are not a whole PIN (that costs no attempt)."""
+        if len(keys) == self.settings.pin_length:
+            return False
+        self._say(render(self.catalog.prompts["pin_short"], {"length": str(self.settings.pin_length)}))
+        return True
+
+    def _confirmation(self, task: Task) -> str:
+        return render(task.function.confirm, self.policy.wording.slots(task.function, task.values))
 
     def _verification(self) -> str:
         if self.locked:
@@ -452,11 +462,11 @@ class Dialog:
         """Say again what is awaited, if anything."""
         task = self.task
         if self.verifying:
-            self._say(render(self.catalog.prompts["pin"], {"length": str(self.settings.pin_length)}))
+            self._say(self._pin_prompt())
         elif self.menu is not None:
             self._say(menu_prompt(self.catalog, self.menu[-1]))
         elif task and task.awaiting == CONFIRMATION:
-            self._say(render(task.function.confirm, self.policy.wording.slots(task.function, task.values)))
+            self._say(self._confirmation(task))
         elif task and task.awaiting:
             self._say(task.function.slot(task.awaiting).prompt)
 

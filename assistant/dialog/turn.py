@@ -27,4 +27,4 @@ class Turn:
     escalation: int | None  # the hand-off ticket this turn opened
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "transaction": asdict(self.transaction) if self.transaction else None}
+        return asdict(self)  # the transaction too, as a mapping
