@@ -20,7 +20,7 @@ from assistant.policy import DialogSettings, Policy
 from assistant.queue.settings import QueueSettings
 from assistant.responder import Responder
 from assistant.speaker import Speaker
-from assistant.store import CallStore, database_path
+from assistant.store import CallStore, database_location
 from assistant.template import names, render
 from assistant.transcriber import Transcriber
 from assistant.tts.base import Synthesizer
@@ -86,7 +86,7 @@ class Assistant:
         section = self.config.section("dialog")
         settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", DialogSettings.threshold))
         clock = self.clock()
-        store = CallStore(database_path(self.config), clock)
+        store = CallStore(database_location(self.config), clock)
         return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
                       QueueSettings.from_config(self.config.section("queue")))
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from assistant.config import load_config
+from assistant.desktop.cli import desk_app, serve
 from assistant.errors import AssistantError
 from assistant.queue.cli import queue_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Mandarin voi
 nlu_app = typer.Typer(no_args_is_help=True, help="Train and check the NLU model (nlu_data/).")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(queue_app, name="queue")
+app.add_typer(desk_app, name="desk")
 err = Console(stderr=True)
 
 
@@ -209,6 +211,9 @@ def nlu_test(
         return Assistant(load_config())  # cross-validation trains its own models: no NLU process
 
     run_nlu_test(connect, holdout=holdout, voice=voice, folds=folds, epochs=epochs, out=out)
+
+
+app.command()(serve)  # assistant/desktop/cli.py
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-"""The assistant's own records in SQLite: calls, their turns (redacted) and hand-off tickets.
+"""The assistant's own records: calls, their turns (redacted) and hand-off tickets.
 
 A hand-off ticket is a call put through to a person, with what an agent needs to pick it up: the
 reason, the caller, how far verification got, the function, intent and slots, and the transcript.
 It is also the call's entry in the queue (assistant/queue/): a skill group and a priority, and a
 status: 'waiting' until an agent takes it ('taken', then 'done' with `ended_at`), 'abandoned' when the
-caller hangs up first, or 'callback' when a callback was booked instead. PINs and card numbers never
+caller hangs up first, or 'callback' when a callback was booked instead. The agent's wrap-up adds a
+disposition and a note. PINs and card numbers never
 reach this file (callers pass redacted text only).
 """
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 import uuid
 from dataclasses import asdict
 from datetime import datetime
@@ -20,10 +21,11 @@ from typing import Any
 from adapters.clock import Clock
 from assistant.catalog import DEFAULT_SKILL
 from assistant.config import Config
+from assistant.database import Database, open_database
 from assistant.dialog.turn import Turn
-from assistant.errors import AssistantError
 
 DEFAULT_DATABASE = "var/assistant.sqlite"
+DATABASE_VARIABLE = "ASSISTANT_DATABASE"  # a file or a postgresql:// URL, over config.yml's
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id TEXT PRIMARY KEY, caller TEXT, started_at TEXT NOT NULL,
     ended_at TEXT);
@@ -39,31 +41,27 @@ CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT,
 """
 # Columns added to `handoffs` after its first release: made on open in a database that lacks them.
 QUEUE_COLUMNS = {"skill": f"TEXT NOT NULL DEFAULT '{DEFAULT_SKILL}'", "priority": "INTEGER NOT NULL DEFAULT 0",
-                 "ended_at": "TEXT"}
+                 "ended_at": "TEXT", "disposition": "TEXT", "wrap_note": "TEXT"}
 INDEXES = """
 CREATE INDEX IF NOT EXISTS handoffs_queue ON handoffs (status, skill, priority, created_at);
 CREATE INDEX IF NOT EXISTS handoffs_arrivals ON handoffs (skill, created_at);
 """
 
 
-def database_path(config: Config) -> Path:
-    """Where config.yml's `dialog.database` puts the database."""
-    return config.root / config.section("dialog").get("database", DEFAULT_DATABASE)
+def database_location(config: Config) -> str:
+    """$ASSISTANT_DATABASE, else config.yml's `dialog.database`: a SQLite file (relative to the
+    project) or a postgresql:// URL."""
+    where = os.environ.get(DATABASE_VARIABLE) or config.section("dialog").get("database", DEFAULT_DATABASE)
+    return where if "://" in where else str(config.root / where)
 
 
 class CallStore:
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, where: str | Path | Database, clock: Clock) -> None:
         self.clock = clock
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: still consistent after a crash
-            self.db.executescript(SCHEMA)
-            _add_columns(self.db, "handoffs", QUEUE_COLUMNS)
-            self.db.executescript(INDEXES)
-        except (OSError, sqlite3.Error) as error:
-            raise AssistantError(f"{path}: cannot open the call database ({error})") from error
+        self.db = where if isinstance(where, Database) else open_database(where)
+        self.db.script(SCHEMA)
+        self.db.add_columns("handoffs", QUEUE_COLUMNS)
+        self.db.script(INDEXES)
 
     def open_call(self, caller: str | None) -> str:
         call_id = uuid.uuid4().hex
@@ -87,24 +85,16 @@ class CallStore:
                     slots: dict[str, Any], transcript: list[str], skill: str = DEFAULT_SKILL,
                     priority: int = 0, status: str = "waiting") -> int:
         """A ticket, waiting unless told otherwise; returns its number."""
-        cursor = self.db.execute(
+        return self.db.insert(
             "INSERT INTO handoffs (call_id, created_at, reason, caller, customer_id, verification, "
             "function, intent, slots, transcript, skill, priority, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (call_id, self.stamp(), reason, caller, customer_id, verification, function, intent,
              _json(slots), _json(transcript), skill, priority, status))
-        return int(cursor.lastrowid)
 
     def stamp(self, moment: datetime | None = None) -> str:
         """A time as the database keeps it (ISO 8601 with the clock's offset, so text order is time order)."""
         return (moment or self.clock()).isoformat(timespec="seconds")
-
-
-def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
-    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-    for name, definition in columns.items():
-        if name not in present:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
 
 def _json(value: Any) -> str:

@@ -11,7 +11,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # speech_synth
 
 from assistant.config import Config, load_config  # noqa: E402
 from assistant.spoken_set import SpokenRequest, read_spoken_set  # noqa: E402
+from databases import call_database, parametrize_databases  # noqa: E402,F401  (the call store's engine)
 from secret_scan import pytest_sessionfinish  # noqa: E402,F401  (the end-of-run scan for secrets)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_databases(metafunc)
 
 
 @pytest.fixture(scope="session")

@@ -44,25 +44,27 @@ VOCABULARY = Vocabulary.load(CONFIG.nlu_dir)
 
 
 @pytest.fixture()
-def world(seeded_bank_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
+def world(seeded_bank_file: Path, tmp_path: Path, call_database: str,
+          caplog: pytest.LogCaptureFixture) -> Iterator[World]:
     """A bank and a call store of this test's own; afterwards, nothing secret was written down."""
     caplog.set_level(logging.DEBUG)
-    world = World(Path(shutil.copy(seeded_bank_file, tmp_path / "bank.sqlite")), tmp_path / "calls.sqlite")
+    world = World(Path(shutil.copy(seeded_bank_file, tmp_path / "bank.sqlite")), call_database)
     yield world
     world.scan(caplog.text)
+    world.store.db.close()
 
 
 @dataclass
 class World:
     bank_path: Path
-    store_path: Path
+    store_location: str  # a SQLite file or a postgresql:// URL (tests/databases.py)
     clock: PinnedClock = field(default_factory=lambda: PinnedClock(MONDAY_10AM))
     secrets: set[str] = field(default_factory=lambda: {PIN, *CARD_NUMBERS})
 
     def __post_init__(self) -> None:
         self.bank = SandboxBackend(self.bank_path, vocabulary=Vocabulary.load(CONFIG.nlu_dir / "lookups"),
                                    clock=self.clock)
-        self.store = CallStore(self.store_path, self.clock)
+        self.store = CallStore(self.store_location, self.clock)
 
     def policy(self, backend: Backend | None = None) -> Policy:
         return Policy(CATALOG, VOCABULARY.display, backend or self.bank, self.store, self.clock,
@@ -75,8 +77,8 @@ class World:
         """Rows of the bank's database."""
         return query(self.bank_path, sql, args)
 
-    def store_rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return query(self.store_path, sql, args)
+    def store_rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        return self.store.db.rows(sql, args)
 
     def balance(self, number: str) -> str:
         """The balance of an account, in yuan with 2 decimals."""
@@ -91,8 +93,8 @@ class World:
 
     def scan(self, *texts: str) -> None:
         """No secret in the call store, the bank's audit trail and idempotency records, or `texts`."""
-        written = [json.dumps([dict(r) for r in query(self.store_path, f"SELECT * FROM {t}", ())],
-                              ensure_ascii=False) for t in ("calls", "turns", "handoffs")]
+        written = [json.dumps(self.store_rows(f"SELECT * FROM {t}"), ensure_ascii=False)
+                   for t in ("calls", "turns", "handoffs")]
         written += [json.dumps([dict(r) for r in self.rows(f"SELECT * FROM {t}")], ensure_ascii=False)
                     for t in ("audit", "idempotency")]
         for secret in self.secrets:

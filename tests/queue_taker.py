@@ -1,6 +1,6 @@
 """One agent taking calls from a queue database until none is left; run as its own process.
 
-    python tests/queue_taker.py DATABASE AGENT START_FILE
+    python tests/queue_taker.py DATABASE AGENT START_FILE     (DATABASE: a SQLite file or a postgresql:// URL)
 
 Opens the database, makes START_FILE.AGENT to say it is ready and waits for START_FILE (so that
 several takers start together), then takes the next call, holds it a millisecond, finishes it and
@@ -20,7 +20,7 @@ from assistant.store import CallStore
 
 
 def main(database: str, agent: str, start_file: str) -> None:
-    queue = CallQueue(CallStore(Path(database), real_clock), QueueSettings())
+    queue = CallQueue(CallStore(database, real_clock), QueueSettings())
     Path(f"{start_file}.{agent}").touch()
     while not Path(start_file).exists():
         time.sleep(0.005)

@@ -434,7 +434,7 @@ def test_every_turn_is_stored_redacted(world: World) -> None:
     call.say("查余额", "balance_inquiry")
     call.verify()
     rows = world.store_rows("SELECT seq, heard, awaiting FROM turns ORDER BY seq")
-    assert [tuple(r) for r in rows] == [(1, "查余额", "pin"), (2, "按键****", None)]
+    assert [tuple(r.values()) for r in rows] == [(1, "查余额", "pin"), (2, "按键****", None)]
     call.dialog.close()
     (row,) = world.store_rows("SELECT caller, ended_at FROM calls")
     assert row["caller"] == CALLER and row["ended_at"]

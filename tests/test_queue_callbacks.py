@@ -21,6 +21,8 @@ from assistant.queue.forecast import Forecast
 from assistant.queue.routing import CallQueue
 from assistant.store import CallStore
 
+pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
+
 OTHER_PHONE = "13912345678"
 BOOKED = "已为您预约回电，预约单号{ticket}，我们会在{when}按时致电您。预约短信已发到您{tail}的手机，回复1确认，回复2修改时间。"
 
@@ -192,7 +194,7 @@ def test_a_due_callback_survives_a_restart_and_is_handed_out_once(busy: World) -
 
     def reopened(at: datetime) -> Callbacks:
         """The queue as a new process sees it: a new connection, nothing carried over but the file."""
-        store = CallStore(busy.store_path, PinnedClock(at))
+        store = CallStore(busy.store_location, PinnedClock(at))
         return Callbacks(Forecast(CallQueue(store, busy.policy().queue.settings)), busy.bank,
                          busy.policy().catalog.prompts, str)
 

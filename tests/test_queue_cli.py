@@ -18,21 +18,22 @@ from assistant.config import REPO, load_config
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 
-pytestmark = pytest.mark.slow  # each command is a new process (~2 s)
+pytestmark = [pytest.mark.slow,  # each command is a new process (~2 s)
+              pytest.mark.both_databases]
 
 
 def assistant(world: World, *args: str, clock: str = "2025-01-06T10:00:00") -> subprocess.CompletedProcess:
     """The command with config.yml pointing at the world's databases, the bank's clock at `clock`."""
-    folder = world.store_path.parent
+    folder = world.bank_path.parent
     for part in ("intents", "nlu_data", "adapters"):
         if not (folder / part).exists():
             (folder / part).symlink_to(REPO / part)
     raw = json.loads(json.dumps(load_config().raw))
     raw["adapters"] = {**raw["adapters"], "kind": "sandbox", "sandbox": {"db": str(world.bank_path), "clock": clock}}
-    raw["dialog"] = {**raw["dialog"], "database": str(world.store_path)}
     (folder / "config.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     result = subprocess.run([str(ASSISTANT), "queue", *args], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "ASSISTANT_CONFIG": str(folder / "config.yml")})
+                            env={**os.environ, "ASSISTANT_CONFIG": str(folder / "config.yml"),
+                                 "ASSISTANT_DATABASE": world.store_location})
     assert "Traceback" not in result.stderr, result.stderr
     return result
 

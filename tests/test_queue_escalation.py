@@ -20,6 +20,8 @@ from assistant.catalog import Catalog
 from assistant.queue.erlang import expected_wait
 from assistant.queue.routing import CallQueue, Entry
 
+pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
+
 
 def queue(world: World) -> CallQueue:
     return world.policy().queue
@@ -135,7 +137,7 @@ def test_the_caller_hears_the_place_and_the_erlang_c_wait(world: World) -> None:
     desk.set_agent("王芳", ["general"])
     desk.set_agent("李明", ["general", "cards"])
     for _ in range(16):  # callers who hung up before an agent answered: arrivals all the same
-        world.store.add_handoff("c", reason="no_match", caller=None, customer_id=None, verification="unverified",
+        world.store.add_handoff(world.store.open_call(None), reason="no_match", caller=None, customer_id=None, verification="unverified",
                                 function=None, intent=None, slots={}, transcript=[], status="abandoned")
         world.clock.advance(minutes=3)
     answered = three_misses(world).turns[-1]

@@ -3,7 +3,6 @@ the same queue, and the figures it is computed from, read from the live queue da
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from queue_simulation import mean_wait
@@ -14,6 +13,8 @@ from assistant.queue.forecast import Forecast
 from assistant.queue.routing import AVAILABLE, AWAY, CallQueue
 from assistant.queue.settings import QueueSettings
 from assistant.store import CallStore
+
+pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
 
 NOW = datetime(2025, 1, 6, 10, 0)
 
@@ -66,15 +67,16 @@ def test_erlang_c_agrees_with_a_long_simulation_within_two_percent(per_hour: int
 
 
 @pytest.fixture()
-def desk(tmp_path: Path) -> tuple[CallStore, CallQueue, Forecast]:
-    store = CallStore(tmp_path / "calls.sqlite", PinnedClock(NOW - timedelta(hours=2)))
+def desk(call_database: str) -> tuple[CallStore, CallQueue, Forecast]:
+    store = CallStore(call_database, PinnedClock(NOW - timedelta(hours=2)))
     queue = CallQueue(store, QueueSettings(handle_time_s=300, handle_samples=3))
     return store, queue, Forecast(queue)
 
 
 def add_ticket(store: CallStore, skill: str, status: str = "waiting") -> int:
-    return store.add_handoff("call", reason="caller_request", caller=None, customer_id=None, verification="unverified",
-                             function=None, intent=None, slots={}, transcript=[], skill=skill, status=status)
+    return store.add_handoff(store.open_call(None), reason="caller_request", caller=None, customer_id=None,
+                             verification="unverified", function=None, intent=None, slots={}, transcript=[],
+                             skill=skill, status=status)
 
 
 def test_the_live_figures_come_from_the_database(desk: tuple[CallStore, CallQueue, Forecast]) -> None:

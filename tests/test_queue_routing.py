@@ -1,11 +1,12 @@
 """Routing: skills-based, by priority then first come first served, one ticket to one agent only,
-even with two processes taking from the same SQLite file; agent states; finished calls."""
+even with two processes taking from the same database; agent states; finished calls."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from assistant.queue.routing import AVAILABLE, AWAY, CallQueue
 from assistant.queue.settings import QueueSettings, ReasonRule
 from assistant.store import CallStore
 
+pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
+
 TAKER = Path(__file__).with_name("queue_taker.py")
 SETTINGS = QueueSettings({"locked": ReasonRule(2, "cards"), "backend_failed": ReasonRule(1)})
 
@@ -27,8 +30,10 @@ def clock() -> PinnedClock:
 
 
 @pytest.fixture()
-def store(tmp_path: Path, clock: PinnedClock) -> CallStore:
-    return CallStore(tmp_path / "calls.sqlite", clock)
+def store(call_database: str, clock: PinnedClock) -> Iterator[CallStore]:
+    store = CallStore(call_database, clock)
+    yield store
+    store.db.close()
 
 
 @pytest.fixture()
@@ -39,8 +44,8 @@ def queue(store: CallStore) -> CallQueue:
 def arrive(queue: CallQueue, store: CallStore, reason: str, skill: str, **context: object) -> int:
     """A ticket as the dialog opens it; the clock moves on a second."""
     skill, priority = queue.route(reason, skill)
-    ticket = store.add_handoff("call", reason=reason, caller="13800138000", customer_id=None,
-                               verification="unverified", function=None, intent=None, slots={}, transcript=[],
+    ticket = store.add_handoff(store.open_call("13800138000"), reason=reason, caller="13800138000",
+                               customer_id=None, verification="unverified", function=None, intent=None, slots={}, transcript=[],
                                skill=skill, priority=priority, **context)
     store.clock.advance(seconds=1)
     return ticket
@@ -94,8 +99,8 @@ def test_only_an_available_agent_takes_a_call_and_finishing_wraps_up(queue: Call
     clock.advance(minutes=4)
     done = queue.finish("王芳")
     assert done.status == "done" and queue.agent("王芳").state == "wrap_up"
-    (row,) = store.db.execute("SELECT taken_at, ended_at FROM handoffs WHERE id = ?", (ticket,)).fetchall()
-    assert row == ("2025-01-06T10:00:01+08:00", "2025-01-06T10:04:01+08:00")
+    assert store.db.row("SELECT taken_at, ended_at FROM handoffs WHERE id = ?", (ticket,)) == {
+        "taken_at": "2025-01-06T10:00:01+08:00", "ended_at": "2025-01-06T10:04:01+08:00"}
     with pytest.raises(AssistantError, match="has no call to finish"):
         queue.finish("王芳")
 
@@ -124,12 +129,13 @@ def test_an_abandoned_ticket_leaves_the_queue_and_a_taken_one_is_not_abandoned(q
     assert queue.waiting() == []
 
 
-def test_two_processes_never_take_the_same_ticket(tmp_path: Path, queue: CallQueue, store: CallStore) -> None:
+def test_two_processes_never_take_the_same_ticket(tmp_path: Path, queue: CallQueue, store: CallStore,
+                                                  call_database: str) -> None:
     tickets = {arrive(queue, store, "caller_request", "general") for _ in range(600)}
     for name in ("left", "right"):
         queue.set_agent(name, ["general"])
     start = tmp_path / "go"
-    takers = [subprocess.Popen([sys.executable, str(TAKER), str(tmp_path / "calls.sqlite"), name, str(start)],
+    takers = [subprocess.Popen([sys.executable, str(TAKER), call_database, name, str(start)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for name in ("left", "right")]
     deadline = time.monotonic() + 60
@@ -142,6 +148,6 @@ def test_two_processes_never_take_the_same_ticket(tmp_path: Path, queue: CallQue
     assert not set(left) & set(right)
     assert sorted(left + right) == sorted(tickets)  # each exactly once
     assert len(left) > 60 and len(right) > 60  # both really took part
-    rows = store.db.execute("SELECT id, agent, status FROM handoffs").fetchall()
-    assert {(ticket, "left", "done") for ticket in left} | {(ticket, "right", "done") for ticket in right} == set(rows)
+    rows = {tuple(row.values()) for row in store.db.rows("SELECT id, agent, status FROM handoffs")}
+    assert {(ticket, "left", "done") for ticket in left} | {(ticket, "right", "done") for ticket in right} == rows
     print(f"\ntwo processes: left took {len(left)}, right took {len(right)} of {len(tickets)}, none twice")

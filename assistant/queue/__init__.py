@@ -8,6 +8,6 @@
     settings.py   config.yml `queue:`
     cli.py        `assistant queue ...`
 
-Everything is state in the assistant's SQLite database (assistant/store.py), so any process that opens
-it sees the same queue, and nothing is lost when one stops.
+Everything is state in the assistant's database (assistant/store.py: SQLite, or PostgreSQL by URL),
+so any process that opens it sees the same queue, and nothing is lost when one stops.
 """

@@ -11,6 +11,7 @@ next"), exactly once: all of it is state in the database, so a restart loses not
 """
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 import uuid
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from adapters.base import OK, Backend, run_settled
 from adapters.clock import in_beijing
 from adapters.masking import tail
+from assistant.errors import AssistantError
 from assistant.queue.forecast import Forecast
 from assistant.queue.routing import WAITING, CallQueue, Entry
 from assistant.slots import canonical_slots
@@ -59,9 +61,9 @@ class Callbacks:
             start = max(start, free)
         start = _minute_up(start)
         handle = timedelta(seconds=staffing.handle_s)
-        booked = [datetime.fromisoformat(row["due_at"]) for row in queue.rows(
-            "SELECT c.due_at FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-            "WHERE h.status = 'callback' AND h.skill = ? AND c.ticket IS NOT ?", (skill, ticket))]
+        booked = [datetime.fromisoformat(row["due_at"]) for row in queue.db.rows(
+            "SELECT c.due_at, c.ticket FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+            "WHERE h.status = 'callback' AND h.skill = ?", (skill,)) if row["ticket"] != ticket]
         while staffing.staffed:
             overlapping = [due for due in booked if abs(due - start) < handle]
             if len(overlapping) < staffing.staffed:
@@ -72,7 +74,7 @@ class Callbacks:
     def book(self, ticket: int, phone: str, due: str, preferred: str | None, crm_ticket: str | None) -> bool:
         """The ticket becomes a callback at `due` (a local ISO time); whether the SMS went out."""
         queue = self.queue
-        with queue.write():
+        with queue.db.write():
             queue.db.execute(
                 "INSERT INTO callbacks (ticket, phone, preferred_at, due_at, booked_at, crm_ticket) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (ticket, phone, preferred, _stamp(queue, due), queue.stamp(), crm_ticket))
@@ -83,7 +85,7 @@ class Callbacks:
     def reply(self, phone: str, text: str) -> str:
         """An inbound SMS reply from `phone` to its latest booked callback; what it did."""
         queue = self.queue
-        row = queue.row("SELECT c.*, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+        row = queue.db.row("SELECT c.*, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
                         "WHERE c.phone = ? AND h.status = 'callback' ORDER BY c.booked_at DESC, c.ticket DESC "
                         "LIMIT 1", (phone,))
         if row is None:
@@ -111,15 +113,19 @@ class Callbacks:
     def dispatch(self) -> list[Entry]:
         """Hand every due callback to an available agent with its skill (the longest idle first)."""
         queue = self.queue
-        due = queue.rows("SELECT c.ticket, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+        due = queue.db.rows("SELECT c.ticket, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
                          "WHERE h.status = 'callback' AND c.due_at <= ? ORDER BY c.due_at, c.ticket", (queue.stamp(),))
         handed = []
         for row in due:
-            with queue.write():
-                agent = queue.row("SELECT name FROM agents WHERE state = 'available' AND EXISTS "
-                                  "(SELECT 1 FROM json_each(agents.skills) WHERE value = ?) ORDER BY since, name "
-                                  "LIMIT 1", (row["skill"],))
-                claimed = agent is not None and queue.claim(row["ticket"], agent["name"])
+            try:
+                with queue.db.write():
+                    agent = next((agent for agent in queue.db.rows(
+                        "SELECT name, skills FROM agents WHERE state = 'available' ORDER BY since, name")
+                        if row["skill"] in json.loads(agent["skills"])), None)
+                    claimed = agent is not None and queue.claim(row["ticket"], agent["name"])
+            except AssistantError as error:  # the agent took a call elsewhere meanwhile: the next round
+                log.info("callback %d not handed out yet: %s", row["ticket"], error)
+                continue
             if claimed:
                 handed.append(queue.entry(row["ticket"]))
         return handed

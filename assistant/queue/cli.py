@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any, List, Optional
 import typer
 
 from adapters import backend_clock, open_backend
+from adapters.clock import Clock
 from assistant.catalog import Catalog
 from assistant.config import Config, load_config
 from assistant.dialog.wording import Wording
 from assistant.errors import AssistantError
 from assistant.queue.routing import STATES, Agent, CallQueue, Entry
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore, database_path
+from assistant.store import CallStore, database_location
 
 if TYPE_CHECKING:
     from assistant.queue.callbacks import Callbacks
@@ -25,9 +26,12 @@ queue_app = typer.Typer(no_args_is_help=True, help="The hand-off queue: waiting 
 
 @dataclass
 class Desk:
-    """The queue as config.yml places it: the dialog's database, the sandbox clock when it is pinned."""
+    """The queue as config.yml places it: the dialog's database, the sandbox clock when it is pinned
+    (unless `database` or `clock` say otherwise: `assistant serve --database`, tests)."""
 
     config: Config
+    database: Optional[str] = None
+    clock: Optional[Clock] = None
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -35,7 +39,7 @@ class Desk:
 
     @cached_property
     def queue(self) -> CallQueue:
-        store = CallStore(database_path(self.config), backend_clock(self.config))
+        store = CallStore(self.database or database_location(self.config), self.clock or backend_clock(self.config))
         return CallQueue(store, QueueSettings.from_config(self.config.section("queue")))
 
     @cached_property
@@ -51,6 +55,16 @@ class Desk:
     def skills(self) -> set[str]:
         rules = self.queue.settings.reasons.values()
         return set(self.catalog.skills()) | {rule.skill for rule in rules if rule.skill}
+
+    def skill_list(self, text: Optional[str]) -> Optional[list[str]]:
+        """Skill groups from a comma-separated option (None: not given), each a known one."""
+        if text is None:
+            return None
+        wanted = [s.strip() for s in text.split(",") if s.strip()]
+        unknown = sorted(set(wanted) - self.skills())
+        if unknown:
+            raise AssistantError(f"unknown skill {unknown[0]!r} (known: {', '.join(sorted(self.skills()))})")
+        return wanted
 
 
 def _desk() -> Desk:
@@ -97,11 +111,7 @@ def agent(
 ) -> None:
     """Add an agent, or change one's skills or state."""
     desk = _desk()
-    wanted = [s.strip() for s in skills.split(",") if s.strip()] if skills is not None else None
-    unknown = sorted(set(wanted or ()) - desk.skills())
-    if unknown:
-        raise AssistantError(f"unknown skill {unknown[0]!r} (known: {', '.join(sorted(desk.skills()))})")
-    print(_agent_line(desk.queue.set_agent(name, wanted, state)))
+    print(_agent_line(desk.queue.set_agent(name, desk.skill_list(skills), state)))
 
 
 @queue_app.command("take")

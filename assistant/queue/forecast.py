@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import mean
 
 from assistant.queue.erlang import expected_wait
 from assistant.queue.routing import AWAY, ON_CALL, WRAP_UP, CallQueue
@@ -51,19 +52,17 @@ class Forecast:
     def staffing(self, skill: str) -> Staffing:
         queue, settings = self.queue, self.queue.settings
         since = queue.stamp(queue.clock() - timedelta(seconds=settings.arrival_window_s))
-        (arrivals,) = queue.db.execute("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND created_at >= ?",
-                                       (skill, since)).fetchone()
-        (handle_s,) = queue.db.execute(
-            "SELECT AVG((julianday(ended_at) - julianday(taken_at)) * 86400) FROM (SELECT taken_at, ended_at "
-            "FROM handoffs WHERE skill = ? AND status = 'done' ORDER BY ended_at DESC LIMIT ?)",
-            (skill, settings.handle_samples)).fetchone()
+        arrivals = queue.db.value("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND created_at >= ?",
+                                  (skill, since))
+        handled = queue.db.rows("SELECT taken_at, ended_at FROM handoffs WHERE skill = ? AND status = 'done' "
+                                "ORDER BY ended_at DESC LIMIT ?", (skill, settings.handle_samples))
+        handle_s = mean(seconds_between(row["taken_at"], row["ended_at"]) for row in handled) if handled else None
         staffed = busy = 0
         for agent in queue.agents():
             if skill in agent.skills and agent.state != AWAY:
                 staffed += 1
                 busy += agent.state in (ON_CALL, WRAP_UP)
-        (waiting,) = queue.db.execute("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND status = 'waiting'",
-                                      (skill,)).fetchone()
+        waiting = queue.db.value("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND status = 'waiting'", (skill,))
         return Staffing(arrivals / settings.arrival_window_s, handle_s or settings.handle_time_s,
                         staffed, busy, waiting)
 
@@ -74,3 +73,7 @@ class Forecast:
         return Wait(self.queue.ahead(ticket),
                     expected_wait(staffing.arrivals_per_s, staffing.handle_s, staffing.staffed))
 
+
+def seconds_between(start: str, end: str) -> float:
+    """Seconds from one database time stamp to another."""
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()

@@ -9,12 +9,10 @@ still waiting or booked, so no ticket is handed out twice, even by two processes
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.database import Row
 from assistant.errors import AssistantError
 from assistant.queue.settings import QueueSettings
 from assistant.store import CallStore
@@ -67,19 +65,21 @@ class Entry:
     slots: dict[str, Any]
     transcript: list[str]
     agent: str | None
+    disposition: str | None  # recorded at wrap-up
     callback: dict[str, Any] | None  # {phone, due_at, confirmation}
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Entry:
+    def from_row(cls, row: Row) -> Entry:
         callback = None
         if row["due_at"] is not None:
             callback = {"phone": row["callback_phone"], "due_at": row["due_at"], "confirmation": row["confirmation"]}
         return cls(row["id"], row["created_at"], row["skill"], row["priority"], row["status"], row["reason"],
                    row["caller"], row["customer_id"], row["verification"], row["function"], row["intent"],
-                   json.loads(row["slots"]), json.loads(row["transcript"]), row["agent"], callback)
+                   json.loads(row["slots"]), json.loads(row["transcript"]), row["agent"], row["disposition"],
+                   callback)
 
 
 class CallQueue:
@@ -88,27 +88,7 @@ class CallQueue:
         self.clock = store.clock
         self.stamp = store.stamp
         self.settings = settings
-        self.db.executescript(SCHEMA)
-
-    def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        cursor = self.db.cursor()
-        cursor.row_factory = sqlite3.Row
-        return cursor.execute(sql, args).fetchall()
-
-    def row(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        found = self.rows(sql, args)
-        return found[0] if found else None
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        """One write transaction, the database locked for writing from its start."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        self.db.script(SCHEMA)
 
     # Tickets.
 
@@ -119,31 +99,31 @@ class CallQueue:
 
     def waiting(self, skill: str | None = None) -> list[Entry]:
         """Tickets waiting for a person, in the order agents get them."""
-        return self.entries(f"h.status = 'waiting' AND (? IS NULL OR h.skill = ?) ORDER BY {_ORDER}", (skill, skill))
+        if skill is None:
+            return self.entries(f"h.status = 'waiting' ORDER BY {_ORDER}")
+        return self.entries(f"h.status = 'waiting' AND h.skill = ? ORDER BY {_ORDER}", (skill,))
 
     def entries(self, where: str, args: tuple[Any, ...] = ()) -> list[Entry]:
         """Tickets with their callbacks, chosen and ordered by `where` (the SQL after WHERE)."""
-        return [Entry.from_row(row) for row in self.rows(f"{_ENTRY} WHERE {where}", args)]
+        return [Entry.from_row(row) for row in self.db.rows(f"{_ENTRY} WHERE {where}", args)]
 
     def entry(self, ticket: int) -> Entry:
-        row = self.row(f"{_ENTRY} WHERE h.id = ?", (ticket,))
+        row = self.db.row(f"{_ENTRY} WHERE h.id = ?", (ticket,))
         if row is None:
             raise AssistantError(f"no hand-off ticket {ticket}")
         return Entry.from_row(row)
 
     def ahead(self, ticket: int) -> int:
         """Waiting tickets of the same skill group that agents get before this one."""
-        (count,) = self.db.execute(
+        return int(self.db.value(
             "SELECT COUNT(*) FROM handoffs h, handoffs t WHERE t.id = ? AND h.status = 'waiting' "
             "AND h.skill = t.skill AND h.id != t.id AND (h.priority > t.priority OR (h.priority = t.priority "
-            "AND (h.created_at, h.id) < (t.created_at, t.id)))", (ticket,)).fetchone()
-        return int(count)
+            "AND (h.created_at, h.id) < (t.created_at, t.id)))", (ticket,)))
 
     def abandon(self, ticket: int) -> bool:
         """The caller hung up; False if the ticket was no longer waiting."""
-        cursor = self.db.execute("UPDATE handoffs SET status = 'abandoned', ended_at = ? WHERE id = ? "
-                                 "AND status = 'waiting'", (self.stamp(), ticket))
-        return cursor.rowcount == 1
+        return self.db.execute("UPDATE handoffs SET status = 'abandoned', ended_at = ? WHERE id = ? "
+                               "AND status = 'waiting'", (self.stamp(), ticket)) == 1
 
     # Agents.
 
@@ -153,7 +133,7 @@ class CallQueue:
             raise AssistantError(f"agent state must be one of {', '.join(STATES)}, not {state!r}")
         if skills is not None and not skills:
             raise AssistantError(f"agent {name}: give at least one skill")
-        with self.write():
+        with self.db.write():
             known = self._agent(name)
             if known is None and skills is None:
                 raise AssistantError(f"no agent {name!r}: give --skills to add one")
@@ -171,7 +151,7 @@ class CallQueue:
         return self.agent(name)
 
     def agents(self) -> list[Agent]:
-        return [_agent(row) for row in self.rows("SELECT * FROM agents ORDER BY name")]
+        return [_agent(row) for row in self.db.rows("SELECT * FROM agents ORDER BY name")]
 
     def agent(self, name: str) -> Agent:
         agent = self._agent(name)
@@ -180,22 +160,22 @@ class CallQueue:
         return agent
 
     def _agent(self, name: str) -> Agent | None:
-        row = self.row("SELECT * FROM agents WHERE name = ?", (name,))
+        row = self.db.row("SELECT * FROM agents WHERE name = ?", (name,))
         return _agent(row) if row else None
 
     # Taking and finishing calls.
 
     def take_next(self, name: str) -> Entry | None:
         """The next ticket for an available agent, now theirs; None if nothing their skills cover waits."""
-        with self.write():
+        with self.db.write():
             agent = self.agent(name)
             if agent.state != AVAILABLE:
                 raise AssistantError(f"agent {name} is {agent.state}, not available")
-            row = self.row(
-                f"SELECT h.id FROM handoffs h LEFT JOIN callbacks c ON c.ticket = h.id "
-                f"WHERE h.skill IN (SELECT value FROM json_each(?)) "
-                f"AND (h.status = 'waiting' OR (h.status = 'callback' AND c.due_at <= ?)) ORDER BY {_ORDER} LIMIT 1",
-                (json.dumps(agent.skills), self.stamp()))
+            skills = ", ".join("?" * len(agent.skills))
+            row = self.db.row(
+                f"SELECT h.id FROM handoffs h LEFT JOIN callbacks c ON c.ticket = h.id WHERE h.skill IN ({skills}) "
+                f"AND (h.status = 'waiting' OR (h.status = 'callback' AND c.due_at <= ?)) ORDER BY {_ORDER} LIMIT 1"
+                f"{self.db.claim_clause('h')}", (*agent.skills, self.stamp()))
             if row is None or not self.claim(row["id"], name):
                 return None
         return self.entry(row["id"])
@@ -205,19 +185,19 @@ class CallQueue:
         callback) and the agent is available; False if either is no longer so."""
         now = self.stamp()
         taken = self.db.execute("UPDATE handoffs SET status = 'taken', agent = ?, taken_at = ? WHERE id = ? "
-                                "AND status IN ('waiting', 'callback')", (name, now, ticket)).rowcount
+                                "AND status IN ('waiting', 'callback')", (name, now, ticket))
         if not taken:
             return False
         busy = self.db.execute("UPDATE agents SET state = 'on_call', since = ? WHERE name = ? "
-                               "AND state = 'available'", (now, name)).rowcount
+                               "AND state = 'available'", (now, name))
         if not busy:
             raise AssistantError(f"agent {name} is no longer available")  # rolls the claim back
         return True
 
     def finish(self, name: str) -> Entry:
         """The agent's call is over: the ticket is done and the agent wraps up."""
-        with self.write():
-            row = self.row("SELECT id FROM handoffs WHERE agent = ? AND status = 'taken'", (name,))
+        with self.db.write():
+            row = self.db.row("SELECT id FROM handoffs WHERE agent = ? AND status = 'taken'", (name,))
             if row is None:
                 raise AssistantError(f"agent {name} has no call to finish")
             now = self.stamp()
@@ -225,6 +205,24 @@ class CallQueue:
             self.db.execute("UPDATE agents SET state = 'wrap_up', since = ? WHERE name = ?", (now, name))
         return self.entry(row["id"])
 
+    def wrap_up(self, name: str, disposition: str, note: str = "") -> Entry:
+        """The agent records how their last call ended and is available again."""
+        if disposition not in self.settings.dispositions:
+            raise AssistantError(f"disposition must be one of {', '.join(self.settings.dispositions)}, "
+                                 f"not {disposition!r}")
+        with self.db.write():
+            if self.agent(name).state != WRAP_UP:
+                raise AssistantError(f"agent {name} has no call to wrap up")
+            # Not wrapped up yet: an agent's calls may end within one second (times are to the second).
+            row = self.db.row("SELECT id FROM handoffs WHERE agent = ? AND status = 'done' AND disposition IS NULL "
+                              "ORDER BY ended_at DESC, id DESC LIMIT 1", (name,))
+            if row is None:
+                raise AssistantError(f"agent {name} has no call to wrap up")
+            self.db.execute("UPDATE handoffs SET disposition = ?, wrap_note = ? WHERE id = ?",
+                            (disposition, note.strip() or None, row["id"]))
+            self.db.execute("UPDATE agents SET state = 'available', since = ? WHERE name = ?", (self.stamp(), name))
+        return self.entry(row["id"])
 
-def _agent(row: sqlite3.Row) -> Agent:
+
+def _agent(row: Row) -> Agent:
     return Agent(row["name"], tuple(json.loads(row["skills"])), row["state"], row["since"])

@@ -6,6 +6,8 @@ from typing import Any
 
 from assistant.errors import AssistantError
 
+DISPOSITIONS = ("resolved", "follow_up", "complaint_filed", "transferred", "no_answer")
+
 
 @dataclass(frozen=True)
 class ReasonRule:
@@ -19,13 +21,14 @@ class QueueSettings:
     handle_time_s: float = 300.0  # average handle time while a skill has no finished calls
     handle_samples: int = 50  # the latest finished calls its average handle time is taken from
     arrival_window_s: float = 3600.0  # arrivals in this window give the live arrival rate
+    dispositions: tuple[str, ...] = DISPOSITIONS  # what an agent may record when wrapping a call up
 
     def rule(self, reason: str) -> ReasonRule:
         return self.reasons.get(reason, ReasonRule())
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> QueueSettings:
-        unknown = set(section) - {"reasons", "handle_time_s", "handle_samples", "arrival_window_s"}
+        unknown = set(section) - {"reasons", "handle_time_s", "handle_samples", "arrival_window_s", "dispositions"}
         if unknown:
             raise AssistantError(f"config.yml: queue: unknown setting {sorted(unknown)[0]!r}")
         reasons = {}
@@ -39,7 +42,8 @@ class QueueSettings:
         try:
             settings = cls(reasons, float(section.get("handle_time_s", cls.handle_time_s)),
                            int(section.get("handle_samples", cls.handle_samples)),
-                           float(section.get("arrival_window_s", cls.arrival_window_s)))
+                           float(section.get("arrival_window_s", cls.arrival_window_s)),
+                           tuple(str(d) for d in section.get("dispositions") or DISPOSITIONS))
         except (TypeError, ValueError) as error:
             raise AssistantError(f"config.yml: queue: a setting is not a number ({error})") from None
         if min(settings.handle_time_s, settings.handle_samples, settings.arrival_window_s) <= 0:

@@ -1,0 +1,191 @@
+"""The desk's JSON API under /api: the session, the queue, an agent's calls, the supervisor's figures.
+
+No `from __future__ import annotations` here: FastAPI reads the parameter annotations.
+Refusals are JSON `{"detail": "..."}`: 401 without a live session (and for a wrong name or password,
+the same message whichever was wrong), 403 for another agent's ticket or another role's endpoint,
+404 for an unknown ticket, 409 when the queue refuses (not available, no call to end), 422 for a
+bad request body or window, 429 for a name with too many failed logins (known or not: the same).
+"""
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, List, Optional
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from adapters.masking import mask_cards
+from assistant.desktop import auth
+from assistant.desktop.accounts import AGENT, LockedOut, User
+from assistant.desktop.auth import agent_user, current_user, services, supervisor_user
+from assistant.desktop.schemas import (AgentOut, Call, Login, Me, Problem, Snapshot, StateChange, StatsOut,
+                                       WrapUp)
+from assistant.desktop.services import Services
+from assistant.desktop.stats import Window
+from assistant.errors import AssistantError
+from assistant.queue.routing import AVAILABLE, AWAY, Entry
+
+TAGS = [
+    {"name": "session", "description": "Logging in and out; who is logged in."},
+    {"name": "queue", "description": "The live queue: waiting calls, agents, booked callbacks. "
+                                     "WebSocket /ws/queue pushes the same snapshot on every change."},
+    {"name": "calls", "description": "An agent's calls: take the next, read its context, end it, wrap it up."},
+    {"name": "agent", "description": "An agent's own state."},
+    {"name": "supervisor", "description": "Figures over a time window (supervisors only)."},
+]
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {401: "not logged in, or the session has expired", 403: "not allowed for this user",
+                 404: "no such ticket", 409: "the queue refused (see detail)", 422: "a bad request",
+                 429: "too many failed logins for this name: Retry-After says for how many seconds"}
+    return {status: {"model": Problem, "description": described[status]} for status in statuses}
+
+
+router = APIRouter(prefix="/api", responses=_problems(401))
+
+
+@contextmanager
+def _refused(status: int) -> Iterator[None]:
+    """The queue's refusals (not available, no call to finish, a bad window) as HTTP errors."""
+    try:
+        yield
+    except AssistantError as error:
+        raise HTTPException(status, str(error)) from None
+
+
+def _me(desk: Services, user: User) -> dict[str, Any]:
+    agent = desk.queue.agent(user.name).to_json() if user.role == AGENT else None
+    return {"name": user.name, "role": user.role, "agent": agent}
+
+
+def _readable(desk: Services, ticket: int, user: User) -> Entry:
+    """The ticket if this user may see it: an agent their own, a supervisor any."""
+    found = desk.queue.entries("h.id = ?", (ticket,))
+    if not found:
+        raise HTTPException(404, f"no ticket {ticket}")
+    if user.role == AGENT and found[0].agent != user.name:
+        raise HTTPException(403, f"ticket {ticket} is not yours")
+    return found[0]
+
+
+@router.post("/login", tags=["session"], response_model=Me, responses=_problems(429),
+             description="Checks the password and sets the session cookie (HttpOnly, SameSite=Strict). After "
+                         "`desktop.max_failed_logins` failed logins for a name within `desktop.lockout_minutes`, "
+                         "that name's logins get 429 until those minutes have passed, even with the right password.")
+def login(body: Login, request: Request, response: Response, desk: Services = Depends(services)) -> Any:
+    try:
+        found = desk.accounts.login(body.name, body.password)
+    except LockedOut as locked:
+        raise HTTPException(429, str(locked), headers={"Retry-After": str(locked.retry_s)}) from None
+    if found is None:
+        raise HTTPException(401, "wrong name or password")
+    user, token = found
+    auth.set_session(request, response, token)
+    return _me(desk, user)
+
+
+@router.post("/logout", tags=["session"], status_code=204, response_class=Response,
+             description="Ends the session (if any) and clears its cookie.")
+def logout(request: Request, desk: Services = Depends(services)) -> Response:
+    token = request.cookies.get(auth.COOKIE)
+    if token:
+        desk.accounts.logout(token)
+    response = Response(status_code=204)
+    auth.clear_session(response)
+    return response
+
+
+@router.get("/me", tags=["session"], response_model=Me, description="The logged-in user, and an agent's state.")
+def me(user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    return _me(desk, user)
+
+
+@router.put("/me/state", tags=["agent"], response_model=AgentOut, responses=_problems(403, 409),
+            description="An agent becomes available for calls, or away. Not while on a call or wrapping one up.")
+def set_state(body: StateChange, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    with _refused(409):
+        if desk.queue.agent(user.name).state not in (AVAILABLE, AWAY):
+            raise AssistantError("end and wrap up your call first")
+        return desk.queue.set_agent(user.name, state=body.state).to_json()
+
+
+@router.get("/queue", tags=["queue"], response_model=Snapshot,
+            description="Waiting calls with their place and predicted wait, agents and their states, booked "
+                        "callbacks. Callers' numbers by their last 4 digits only.")
+def queue_snapshot(user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    return desk.board.snapshot()
+
+
+@router.get("/callbacks", tags=["queue"], response_model=List[Call],
+            description="Booked callbacks not handed to an agent yet, the soonest first.")
+def callbacks(user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    return desk.board.callbacks()
+
+
+@router.get("/dispositions", tags=["calls"], response_model=List[str],
+            description="What an agent may record when wrapping a call up (config.yml queue.dispositions).")
+def dispositions(user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    return list(desk.queue.settings.dispositions)
+
+
+@router.post("/calls/next", tags=["calls"], response_model=Optional[Call], responses=_problems(403, 409),
+             description="Gives the agent the next call their skills cover (a due callback first, then the "
+                         "highest priority, oldest first) and puts them on it; null when none waits.")
+def take_next(user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    with _refused(409):
+        entry = desk.queue.take_next(user.name)
+    return desk.board.context(entry) if entry else None
+
+
+@router.get("/calls/current", tags=["calls"], response_model=Optional[Call], responses=_problems(403),
+            description="The call the agent is on (status taken) or wrapping up (status done); null if neither.")
+def current_call(user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    entry = desk.board.current(user.name)
+    return desk.board.context(entry) if entry else None
+
+
+@router.get("/calls/{ticket}", tags=["calls"], response_model=Call, responses=_problems(403, 404),
+            description="A ticket's whole context: an agent's own tickets only, any for a supervisor.")
+def call(ticket: int, user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    return desk.board.context(_readable(desk, ticket, user))
+
+
+@router.post("/calls/{ticket}/end", tags=["calls"], response_model=Call, responses=_problems(403, 404, 409),
+             description="The call is over: the ticket is done and the agent wraps up.")
+def end_call(ticket: int, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    entry = _readable(desk, ticket, user)
+    if entry.status != "taken":
+        raise HTTPException(409, f"ticket {ticket} is not on a call ({entry.status})")
+    with _refused(409):
+        return desk.board.context(desk.queue.finish(user.name))
+
+
+@router.post("/calls/{ticket}/wrap-up", tags=["calls"], response_model=Call,
+             responses=_problems(403, 404, 409, 422),
+             description="Records how the call ended (a disposition and a note); the agent is available again.")
+def wrap_up(ticket: int, body: WrapUp, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    _readable(desk, ticket, user)
+    if body.disposition not in desk.queue.settings.dispositions:
+        raise HTTPException(422, f"disposition must be one of {', '.join(desk.queue.settings.dispositions)}")
+    current = desk.board.current(user.name)
+    if current is None or current.ticket != ticket or current.status != "done":
+        raise HTTPException(409, f"ticket {ticket} is not waiting for its wrap-up")
+    with _refused(409):
+        # An agent may type a card number into the note: it is kept as its last 4 digits, like everything else.
+        return desk.board.context(desk.queue.wrap_up(user.name, body.disposition, mask_cards(body.note)))
+
+
+@router.get("/stats", tags=["supervisor"], response_model=StatsOut, responses=_problems(403, 422),
+            description="Service level, speed of answer, abandonment, callbacks due and kept, containment and "
+                        "per-hour series over a window; without `since` and `until`, today (Beijing time).")
+def stats(
+    since: Optional[datetime] = Query(None, description="window start, ISO 8601 (no offset: Beijing time)"),
+    until: Optional[datetime] = Query(None, description="window end (exclusive); at most 31 days after since"),
+    user: User = Depends(supervisor_user), desk: Services = Depends(services),
+) -> Any:
+    if (since is None) != (until is None):
+        raise HTTPException(422, "give both since and until, or neither (today)")
+    with _refused(422):
+        window = Window.between(since, until) if since and until else None
+    return dataclasses.asdict(desk.stats.figures(window))

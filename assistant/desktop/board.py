@@ -1,0 +1,105 @@
+"""What the desktop shows of the queue: the calls waiting (with their place and predicted wait),
+the agents and their states, the booked callbacks, and an agent's own call.
+
+A call comes with its raw ids and slot values (for scripts) and beside them what an agent reads: the
+function's and the intent's titles from the catalog and the slot values as the dialog says them.
+The snapshot is the same for every user; the caller's number appears in it by its last 4 digits
+only (the agent who takes a call sees it whole). `fingerprint` is a few aggregate queries that change
+whenever the snapshot would, so a server can look for changes made by any process cheaply.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adapters.masking import mask_number
+from assistant.catalog import NUMBER_TYPES, FunctionSpec
+from assistant.dialog.wording import Wording
+from assistant.queue.erlang import expected_wait
+from assistant.queue.forecast import Forecast, Staffing
+from assistant.queue.routing import ON_CALL, WRAP_UP, CallQueue, Entry
+
+# A queue this long is shown by its head and its length: the snapshot goes to every desk on each change.
+SHOWN_WAITING = 100
+# Every ticket status change moves a count (statuses only move forward: waiting → taken → done,
+# waiting → callback → taken, waiting → abandoned), agents are few, booked callbacks fewer.
+_FINGERPRINT = (
+    "SELECT status, COUNT(*) AS n FROM handoffs GROUP BY status ORDER BY status",
+    "SELECT name, skills, state, since FROM agents ORDER BY name",
+    "SELECT c.ticket, c.due_at, c.confirmation FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
+    "WHERE h.status = 'callback' ORDER BY c.ticket",
+)
+
+
+class Board:
+    def __init__(self, forecast: Forecast, wording: Wording) -> None:
+        self.forecast = forecast
+        self.queue: CallQueue = forecast.queue
+        self.wording = wording
+        self.catalog = wording.catalog
+
+    def fingerprint(self) -> tuple[tuple[tuple[Any, ...], ...], ...]:
+        return tuple(tuple(tuple(row.values()) for row in self.queue.db.rows(sql)) for sql in _FINGERPRINT)
+
+    def snapshot(self) -> dict[str, Any]:
+        waiting = self.queue.waiting()
+        staffing: dict[str, Staffing] = {}
+        places: dict[str, int] = {}
+        shown = []
+        for entry in waiting[:SHOWN_WAITING]:
+            if entry.skill not in staffing:
+                staffing[entry.skill] = self.forecast.staffing(entry.skill)
+            places[entry.skill] = places.get(entry.skill, 0) + 1  # waiting() is in routing order
+            skill = staffing[entry.skill]
+            shown.append({**self.public(entry), "position": places[entry.skill],
+                          # the wait the caller was told (Forecast.wait): Erlang C for the skill's queue
+                          "predicted_wait_s": expected_wait(skill.arrivals_per_s, skill.handle_s, skill.staffed)})
+        return {"as_of": self.queue.stamp(), "waiting_count": len(waiting), "waiting": shown,
+                "agents": [agent.to_json() for agent in self.queue.agents()], "callbacks": self.callbacks()}
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        """Booked callbacks not handed to an agent yet, the soonest first (Callbacks.booked, without
+        the bank's back end that Callbacks needs to send SMS)."""
+        return [self.public(entry) for entry in self.queue.entries("h.status = 'callback' ORDER BY c.due_at, h.id")]
+
+    def current(self, agent: str) -> Entry | None:
+        """The agent's call: the one they are on, or the one they are wrapping up."""
+        state = self.queue.agent(agent).state
+        if state == ON_CALL:
+            found = self.queue.entries("h.agent = ? AND h.status = 'taken'", (agent,))
+        elif state == WRAP_UP:
+            found = self.queue.entries("h.agent = ? AND h.status = 'done' AND h.disposition IS NULL "
+                                       "ORDER BY h.ended_at DESC, h.id DESC LIMIT 1", (agent,))  # as wrap_up picks it
+        else:
+            found = []
+        return found[0] if found else None
+
+    def context(self, entry: Entry) -> dict[str, Any]:
+        """Everything about a call for the agent who has it (the transcript was stored masked)."""
+        function = self.catalog.functions.get(entry.function) if entry.function else None
+        started_by = self.catalog.function_for(entry.intent) if entry.intent else None
+        return {**entry.to_json(), "function_title": function.title if function else None,
+                "intent_title": started_by.title if started_by else None,
+                "slots_shown": {name: self._shown(function, name, value) for name, value in entry.slots.items()}}
+
+    def public(self, entry: Entry) -> dict[str, Any]:
+        """A call as every desk may see it: the caller's and the callback's numbers by their last 4 digits."""
+        shown = self.context(entry)
+        shown["caller"] = _masked(entry.caller)
+        if entry.callback:
+            shown["callback"] = {**entry.callback, "phone": _masked(entry.callback["phone"])}
+        return shown
+
+    def _shown(self, function: FunctionSpec | None, name: str, value: Any) -> str:
+        """A slot value as the dialog says it (debit → 借记卡, 600519 → 贵州茅台, a time as 1月6日10点15分,
+        a phone number as 尾号8000), from the value as stored, so nothing masked comes back; amounts and
+        other numbers as they are, and a PIN as stored (hidden)."""
+        slot = next((s for s in function.slots if s.name == name), None) if function else None
+        if slot is None or slot.secret or slot.type in NUMBER_TYPES:
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return self.wording.slot(slot, value)
+
+
+def _masked(number: str | None) -> str | None:
+    return mask_number(number) if number and len(number) > 4 else number
+

@@ -1,0 +1,120 @@
+"""The desk API's request and response bodies (pydantic), as /docs and /openapi.json describe them.
+
+No `from __future__ import annotations` here: pydantic 1 reads these annotations at class creation.
+"""
+from typing import Any, Dict, List, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    detail: str = Field(..., description="what went wrong, in one sentence", example="this ticket is not yours")
+
+
+class Login(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100, example="王芳")
+    password: str = Field(..., min_length=1, max_length=200)
+
+
+class StateChange(BaseModel):
+    state: Literal["available", "away"] = Field(..., description="available: ready for calls; away: not")
+
+
+class WrapUp(BaseModel):
+    disposition: str = Field(..., description="one of GET /api/dispositions", example="resolved")
+    note: str = Field("", max_length=2000, description="free text; card numbers in it are kept masked")
+
+
+class AgentOut(BaseModel):
+    name: str
+    skills: List[str]
+    state: str = Field(..., description="available, on_call, wrap_up or away")
+    since: str = Field(..., description="when the state began (ISO 8601, Beijing time)")
+
+
+class Me(BaseModel):
+    name: str
+    role: str = Field(..., description="agent or supervisor")
+    agent: Optional[AgentOut] = Field(None, description="the agent's queue state (agents only)")
+
+
+class CallbackOut(BaseModel):
+    phone: Optional[str] = Field(..., description="the number to call (in lists: its last 4 digits only)")
+    due_at: str
+    confirmation: str = Field(..., description="unconfirmed, confirmed or change_requested (SMS replies)")
+
+
+class Call(BaseModel):
+    """A hand-off ticket with what an agent needs to pick the call up. The transcript was stored
+    with PINs removed and card and account numbers cut to their last 4 digits."""
+
+    ticket: int
+    created_at: str = Field(..., description="when the call entered the queue")
+    skill: str
+    priority: int = Field(..., description="higher is served first")
+    status: str = Field(..., description="waiting, taken, done, abandoned or callback")
+    reason: str = Field(..., description="why the assistant put the call through, e.g. caller_request, locked")
+    caller: Optional[str] = Field(..., description="the caller id (in lists: its last 4 digits only)")
+    customer_id: Optional[str]
+    verification: str = Field(..., description="verified, unverified, unidentified or locked")
+    function: Optional[str] = Field(..., description="what the caller was doing (a function id)")
+    function_title: Optional[str] = Field(..., description="that function's name, e.g. 银行卡挂失")
+    intent: Optional[str] = Field(..., description="what the caller last asked for (an intent id)")
+    intent_title: Optional[str] = Field(..., description="the name of the function that intent starts; null "
+                                                         "for intents that start none")
+    slots: Dict[str, Any] = Field(..., description="the function's values as stored: canonical ids, PINs hidden")
+    slots_shown: Dict[str, str] = Field(
+        ..., description="the same as the dialog says them, e.g. card debit as 借记卡, a stock by its name; "
+                         "numbers as they are", example={"card": "借记卡"})
+    transcript: List[str] = Field(..., description="the call so far: 'caller: ...' and 'assistant: ...' lines")
+    agent: Optional[str]
+    disposition: Optional[str] = Field(..., description="recorded at wrap-up")
+    callback: Optional[CallbackOut]
+
+
+class WaitingCall(Call):
+    position: int = Field(..., description="place in its skill group's queue, 1 = next")
+    predicted_wait_s: Optional[float] = Field(
+        ..., description="the wait Erlang C predicts for the skill group (what the caller was told); null: no agent "
+                         "can keep up")
+
+
+class Snapshot(BaseModel):
+    as_of: str = Field(..., description="when the snapshot was taken")
+    waiting_count: int = Field(..., description="calls waiting (the list shows the first 100)")
+    waiting: List[WaitingCall] = Field(..., description="in the order agents get them")
+    agents: List[AgentOut]
+    callbacks: List[Call] = Field(..., description="booked callbacks not handed out yet, the soonest first")
+
+
+class HourOut(BaseModel):
+    start: str
+    arrivals: int
+    answered: int
+    abandoned: int
+    service_level: Optional[float]
+
+
+class StatsOut(BaseModel):
+    """Figures over a window (see README, "Agent desktop"); shares are 0..1, null when nothing to divide."""
+
+    since: str
+    until: str
+    service_level_s: float = Field(..., description="the answer time the service level counts")
+    callback_grace_min: float = Field(..., description="minutes after its time a callback still counts as kept")
+    arrivals: int = Field(..., description="tickets that entered the queue")
+    answered: int
+    answered_in_target: int
+    abandoned: int
+    service_level: Optional[float] = Field(..., description="answered in time / (answered + abandoned)")
+    average_answer_s: Optional[float] = Field(..., description="average speed of answer")
+    abandonment_rate: Optional[float] = Field(..., description="abandoned / (answered + abandoned)")
+    average_handle_s: Optional[float]
+    callbacks_due: int
+    callbacks_kept: int
+    callbacks_kept_rate: Optional[float]
+    calls: int = Field(..., description="calls that started in the window")
+    contained: int = Field(..., description="of them, ended without a hand-off")
+    containment: Optional[float]
+    dispositions: Dict[str, int]
+    hours: List[HourOut]
