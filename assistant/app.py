@@ -53,8 +53,18 @@ class Assistant:
     def recognizer(self, sample_rate: int) -> Recognizer:
         """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
         if sample_rate not in self._recognizers:
-            self._recognizers[sample_rate] = make_recognizer(self.config, sample_rate, self.asr_prompt())
+            recognizer = make_recognizer(self.config, sample_rate, self.asr_prompt())
+            if hasattr(recognizer, "judge"):  # Whisper weighs its runners-up by what the NLU makes of them
+                recognizer.judge = self.sureness
+            self._recognizers[sample_rate] = recognizer
         return self._recognizers[sample_rate]
+
+    def sureness(self, text: str) -> float:
+        """How sure the NLU is that a transcript asks for a function: its confidence; 0 when it names
+        none (a fallback, or a dialog act: 是的 misheard as 使等 came out a confident "no", and a wrong
+        yes or no costs more than asking again)."""
+        result = self.understanding.understand(text)
+        return 0.0 if result.function is None else result.confidence
 
     def asr_prompt(self) -> str:
         titles = [f.title for f in self.catalog.functions.values()]

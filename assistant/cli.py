@@ -107,17 +107,19 @@ def _read_lines(file: Path) -> list[str]:
 
 
 def _route_text(assistant: Any, text: str) -> dict[str, Any]:
-    r = assistant.understanding.understand(text)
-    return {"intent": r.intent, "confidence": r.confidence, "slots": r.slots, "function": r.function}
+    return _routed(assistant.understanding.understand(text))
 
 
 def _route_wav(assistant: Any, path: Path) -> dict[str, Any]:
-    from assistant.asr.base import transcribe
-    from assistant.audio import read_wav
+    """A recording routed as a call would hear it (VAD, ASR at its own rate, NLU)."""
+    from assistant.recording import hear_recording
 
-    recognizer = assistant.recognizer(16000)
-    transcript = transcribe(recognizer, read_wav(path, recognizer.sample_rate).pcm)
-    return {"transcript": transcript, **_route_text(assistant, transcript)}
+    heard = hear_recording(assistant, path)
+    return {"transcript": heard.transcript, **_routed(heard.result)}
+
+
+def _routed(r: Any) -> dict[str, Any]:
+    return {"intent": r.intent, "confidence": r.confidence, "slots": r.slots, "function": r.function}
 
 
 @app.command()

@@ -77,6 +77,9 @@ class Transcriber(Processor):
     def _final(self, last_voice: float) -> str:
         if self.stream:
             return self.stream.finish()
-        if self.speculation and self.speculation[0] == last_voice:
-            return self.speculation[1].result()  # nothing voiced since the pause: same words
+        if self.speculation:
+            # a stale speculation finishes first: a decode may consult the NLU, which takes one at a time
+            words = self.speculation[1].result()
+            if self.speculation[0] == last_voice:
+                return words  # nothing voiced since the pause: same words
         return self._decode(self.audio)

@@ -44,9 +44,10 @@ def test_route_wav_reaches_the_expected_function(assistant: Any, banking_dev: li
     for channel in total:
         print(f"{channel}: {right[channel]}/{total[channel]} routed right")
     print(f"expected slots found: {slots_right}/{len(banking_dev)}")
-    # measured 67/76 (clean 34, telephone 33): see README "Measured"
-    assert sum(right.values()) >= 0.85 * len(banking_dev)
-    assert right["phone"] >= 0.8 * total["phone"]
+    # measured 71/76 (clean 35, telephone 36: 94.7 %, the goal being 93 %), see README "Measured"; the
+    # bars leave one recording's room for another machine's arithmetic
+    assert sum(right.values()) >= 0.90 * len(banking_dev)
+    assert right["phone"] >= 0.92 * total["phone"]
 
 
 @pytest.mark.slow

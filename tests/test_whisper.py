@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.asr.base import transcribe
-from assistant.asr.whisper import WhisperRecognizer, copied_from_prompt
+from assistant.asr.whisper import Hypothesis, WhisperRecognizer, copied_from_prompt, sounds_alike
 from assistant.audio import read_wav
 from assistant.engines import PROMPT_CANARY, whisper_prompt
 from assistant.errors import ModelNotFoundError
@@ -37,6 +37,82 @@ def test_prompt_is_canary_then_functions_then_names() -> None:
 )
 def test_copies_of_the_prompt_are_recognised(transcript: str, copied: bool) -> None:
     assert copied_from_prompt(transcript, PROMPT, PROMPT_CANARY) is copied
+
+
+@pytest.mark.parametrize(
+    "text, other, alike",
+    [
+        ("外汇买卖。", "回回买买。", True),  # a title said on a telephone line, heard unprompted
+        ("修改密码", "秋改密码。", True),
+        ("贵州茅", "是的", False),  # a stretch of the prompt where the caller said something else
+        ("外汇买卖", "欢迎欢迎买bye", False),
+        ("外汇买卖", "", False),  # nothing heard unprompted
+    ],
+)
+def test_sounds_alike_compares_pinyin(text: str, other: str, alike: bool) -> None:
+    assert sounds_alike(text, other) is alike
+
+
+def bare_recognizer(decodes: dict[str | None, list[Hypothesis]], sureness: dict[str, float] | None = None) -> Any:
+    """A WhisperRecognizer without a model: `decodes` maps a prompt to the hypotheses Whisper gives."""
+    recognizer = WhisperRecognizer.__new__(WhisperRecognizer)
+    recognizer.prompt, recognizer.canary = PROMPT, PROMPT_CANARY
+    recognizer.judge = None if sureness is None else sureness.__getitem__
+    recognizer._encode = lambda audio: None
+    recognizer._generate = lambda encoded, prompt, n=5: decodes[prompt][:n]
+    return recognizer
+
+
+AUDIO = bytes(32000)  # one second; the bare recogniser does not read it
+
+
+def test_a_prompt_title_is_kept_when_heard_alike_without_the_prompt() -> None:
+    recognizer = bare_recognizer({PROMPT: [Hypothesis("买入股票。", -0.3)], f"{PROMPT_CANARY}。": [Hypothesis("买路股票。", -0.5)]})
+    assert recognizer.decode(AUDIO) == "买入股票。"
+
+
+def test_a_prompt_copy_gives_way_to_the_unprompted_decode() -> None:
+    recognizer = bare_recognizer({PROMPT: [Hypothesis("贵州茅", -0.3)], f"{PROMPT_CANARY}。": [Hypothesis("是的", -0.4)]})
+    assert recognizer.decode(AUDIO) == "是的"
+
+
+def hypotheses(*pairs: tuple[str, float]) -> list[Hypothesis]:
+    return [Hypothesis(text, logprob) for text, logprob in pairs]
+
+
+@pytest.mark.parametrize(
+    "nbest, sureness, chosen",
+    [
+        # the NLU is sure of the best hypothesis: runners-up are not even judged
+        ([("我要转账", -0.2), ("我要转正", -0.3)], {"我要转账": 0.99}, "我要转账"),
+        # unsure of the best, sure of a near runner-up
+        ([("卡修委托", -0.3), ("查询委托", -0.5)], {"卡修委托": 0.0, "查询委托": 0.96}, "查询委托"),
+        # the runner-up is far less likely to Whisper
+        ([("卡修委托", -0.3), ("查询委托", -1.2)], {"卡修委托": 0.0, "查询委托": 0.96}, "卡修委托"),
+        # in scope, but not sure enough to overrule what was heard (换一首歌 on a telephone line)
+        ([("贵州歌。", -0.4), ("贵州客。", -0.5)], {"贵州歌。": 0.0, "贵州客。": 0.51}, "贵州歌。"),
+        # a runner-up copied from the prompt is no evidence
+        ([("使得", -0.3), ("贵州茅台", -0.4)], {"使得": 0.0, "贵州茅台": 0.9}, "使得"),
+        # the surest of several
+        ([("我想提课介意", -0.3), ("我想提克意见", -0.4), ("我想提克建议", -0.5)],
+         {"我想提课介意": 0.0, "我想提克意见": 0.85, "我想提克建议": 0.99}, "我想提克建议"),
+    ],
+)
+def test_an_unsure_transcript_gives_way_to_a_runner_up_the_nlu_is_sure_of(
+    nbest: list[tuple[str, float]], sureness: dict[str, float], chosen: str
+) -> None:
+    recognizer = bare_recognizer({PROMPT: hypotheses(*nbest)}, sureness)
+    assert recognizer.decode(AUDIO) == chosen
+
+
+def test_without_a_judge_the_best_hypothesis_is_taken() -> None:
+    recognizer = bare_recognizer({PROMPT: hypotheses(("卡修委托", -0.3), ("查询委托", -0.5))})
+    assert recognizer.decode(AUDIO) == "卡修委托"
+
+
+def test_no_speech_is_no_transcript() -> None:
+    recognizer = bare_recognizer({PROMPT: []}, {})
+    assert recognizer.decode(AUDIO) == ""
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:

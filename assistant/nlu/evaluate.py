@@ -1,11 +1,9 @@
 """`assistant nlu test`: held-out text, spoken sets and k-fold cross-validation through the assistant.
 
 Text goes through `Understanding.understand`, as a typed line does in a call. A recording goes the
-spoken way of a call, the Vad → Transcriber → Understander stages of `Assistant.hearing` (not the
-dialog: a test is not a call, and is not recorded as one), pushed in chunks at its own rate (8 kHz
-stays 8 kHz) and followed by a second of silence, as `assistant chat --wav` plays it. An index row
-is one request: when the VAD cuts its recording into several utterances, the report gives the
-segment count and the transcripts, joined, are understood once.
+spoken way of a call (assistant/recording.py: VAD, ASR and NLU at its own rate, not the dialog: a
+test is not a call, and is not recorded as one). An index row is one request: when the VAD cuts its
+recording into several utterances, the report gives the segment count.
 """
 from __future__ import annotations
 
@@ -17,13 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assistant.errors import AssistantError
-from assistant.frames import EndOfCall, FinalTranscript, Frame, IntentResult
 from assistant.metrics import cer
 from assistant.nlu.examples import Example, read_holdout
 from assistant.nlu.report_store import REPORTS, save_run
 from assistant.nlu.report_view import print_report
 from assistant.nlu.scoring import DIGITS, Outcome
-from assistant.pipeline import Pipeline, Processor
+from assistant.recording import hear_recording
 from assistant.spoken_set import SpokenRequest, read_spoken_set
 from assistant.understanding import Understanding
 
@@ -84,38 +81,13 @@ def understand_all(understanding: Understanding, examples: Sequence[Example], ba
     return outcomes
 
 
-class Heard(Processor):
-    """The last stage of a test call: keeps the transcripts and the intents."""
-
-    def __init__(self) -> None:
-        self.transcripts: list[FinalTranscript] = []
-        self.intents: list[IntentResult] = []
-
-    def process(self, frame: Frame) -> Iterator[Frame]:
-        if isinstance(frame, FinalTranscript):
-            self.transcripts.append(frame)
-        elif isinstance(frame, IntentResult):
-            self.intents.append(frame)
-        yield frame
-
-
 def hear_all(assistant: Any, requests: Sequence[SpokenRequest], bar: Progress) -> list[Outcome]:
     return [hear(assistant, request) for request in bar.track(requests, description="recordings")]
 
 
 def hear(assistant: Any, request: SpokenRequest) -> Outcome:
-    from assistant.chat import call_audio, play_recording
-
-    recording = call_audio(request.path)
-    heard = Heard()
-    pipeline = Pipeline([*assistant.hearing(recording.sample_rate), heard])
-    play_recording(pipeline, recording, assistant.config.section("audio").get("chunk_ms", 30))
-    pipeline.push(EndOfCall())
-    transcript = "".join(t.text for t in heard.transcripts)
-    if len(heard.transcripts) == 1 and heard.intents:
-        result = heard.intents[0]
-    else:  # no utterance, or several: one request all the same
-        result = assistant.understanding.understand(transcript, normalized=True)
+    heard = hear_recording(assistant, request.path)
+    result, transcript = heard.result, heard.transcript
     reference = assistant.normalizer.normalize(request.utterance)
     return Outcome(
         request.utterance, request.intent, result.intent, result.confidence, request.slots, result.slots,
