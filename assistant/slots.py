@@ -69,6 +69,8 @@ def canonical_slots(
         name, value = entity.get("entity"), entity.get("value")
         if not isinstance(name, str) or name in slots or not isinstance(value, (str, int, float)):
             continue
+        if name == "quantity" and _char_before(entity, text) == "钱":  # 多少钱一股: a price per share
+            continue
         canonical = _canonical(name, str(value), vocab, now)
         if canonical is not None:
             slots[name] = canonical
@@ -77,6 +79,12 @@ def canonical_slots(
     if "price" in slots and slots.get("amount") == slots["price"]:
         del slots["amount"]  # one number said once (涨到15块) is a price, not also an amount
     return slots
+
+
+def _char_before(entity: dict[str, Any], text: str) -> str:
+    """The character of `text` just before the entity ("" at the start or without a position)."""
+    start = entity.get("start")
+    return text[start - 1] if isinstance(start, int) and 0 < start <= len(text) else ""
 
 
 def _canonical(slot: str, value: str, vocab: Vocabulary, now: datetime) -> Any:

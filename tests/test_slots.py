@@ -148,6 +148,15 @@ def test_backstop_leaves_ambiguous_or_absent_slots_empty(text):
     assert canonical_slots([], text, VOCABULARY, NOW) == {}
 
 
+def test_a_quantity_entity_right_after_qian_is_a_price_per_share():
+    text = "中国平安多少钱1股"
+    per_share = entity("quantity", "1股", text.index("1股"), len(text))
+    assert canonical_slots([per_share], text, VOCABULARY, NOW) == {"stock": "601318"}
+    text = "买中国平安的1股"
+    bought = entity("quantity", "1股", text.index("1股"), len(text))
+    assert canonical_slots([bought], text, VOCABULARY, NOW)["quantity"] == 1
+
+
 def test_backstop_does_not_take_an_amount_for_a_stock_code():
     assert canonical_slots([], "转100000元到证券账户", VOCABULARY, NOW) == {"amount": 100000}
 
