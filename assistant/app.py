@@ -11,6 +11,7 @@ from assistant.catalog import Catalog
 from assistant.config import Config
 from assistant.dialog.dialog import Dialog
 from assistant.engines import make_recognizer, make_synthesizer, whisper_prompt
+from assistant.hold import HoldLine
 from assistant.nlu.resident import ResidentNlu
 from assistant.nlu.scope import ScopeCheck
 from assistant.nlu.train import train
@@ -118,7 +119,18 @@ class Assistant:
         """The whole call flow of one call from `caller` (a phone number, if known), caller audio in
         at `sample_rate`, ending in `outputs`; without `listen`, typed text in instead of audio."""
         stages = self.hearing(sample_rate) if listen else [Understander(self.understanding)]
-        stages.append(Responder(self.dialog(caller)))
+        dialog = self.dialog(caller)
+        stages.append(Responder(dialog))
         if speak:
-            stages.append(Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences()))
+            speaker = Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences())
+            stages.append(speaker)
+            if listen:  # typed text has no audio clock to pace hold audio by
+                stages.append(self.hold_line(dialog, speaker))
         return Pipeline(stages + outputs)
+
+    def hold_line(self, dialog: Dialog, speaker: Speaker) -> HoldLine:
+        """Hold audio for `dialog`'s caller while they wait for a person (config.yml `queue:`)."""
+        queue = self.policy.queue
+        return HoldLine(lambda ticket: queue.entry(ticket).status, dialog.queue_notice, speaker.pcm,
+                        self.synthesizer.sample_rate, queue.settings.hold_announce_s,
+                        self.catalog.prompts["agent_connecting"])

@@ -81,6 +81,7 @@ PROMPTS: dict[str, frozenset[str]] = {
     "queue_wait": frozenset({"ahead", "minutes"}),  # callers ahead (none: no value) and the predicted wait
     "queue_busy": frozenset({"ahead"}),   # no prediction: nobody staffed, or more calls than agents take
     "callback_offer": frozenset(),
+    "agent_connecting": frozenset(),      # on hold: an agent took the call
     "sms_callback": frozenset({"when", "phone"}),  # the booked time, asking for 1 (confirm) or 2 (change)
     "sms_confirmed": frozenset({"when"}),
     "sms_change": frozenset(),            # reply 2: asks for the time that suits

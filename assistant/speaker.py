@@ -24,9 +24,10 @@ class Speaker(Processor):
         yield frame
         if isinstance(frame, ReplyText):
             for sentence in split_sentences(frame.text):
-                yield SynthesizedAudio(self._pcm(sentence), self.synth.sample_rate, sentence)
+                yield SynthesizedAudio(self.pcm(sentence), self.synth.sample_rate, sentence)
 
-    def _pcm(self, sentence: str) -> bytes:
+    def pcm(self, sentence: str) -> bytes:
+        """One sentence as audio at the synthesiser's rate."""
         if self.cache and sentence in self.fixed:
             return self.cache.get(sentence)
         return self.synth.synthesize(sentence)

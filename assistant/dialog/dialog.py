@@ -505,13 +505,17 @@ class Dialog:
         self.task, self.suspended, self.menu, self.verifying = None, [], None, False
         log.info("call %s: put through to a person (%s), ticket %d", self.call_id, reason, self.ticket)
         prompts = self.catalog.prompts
-        wait = self.policy.forecast.wait(self.ticket)
+        told = self.queue_notice(self.ticket)
+        self._say(prompts["handoff"] + told + (prompts["callback_offer"] if self.callback else ""))
+
+    def queue_notice(self, ticket: int) -> str:
+        """The caller's place in the queue and predicted wait now, as said on escalation and on hold."""
+        prompts = self.catalog.prompts
+        wait = self.policy.forecast.wait(ticket)
         ahead = {"ahead": str(wait.ahead)} if wait.ahead else {}
         if wait.seconds is None:
-            told = render(prompts["queue_busy"], ahead)
-        else:
-            told = render(prompts["queue_wait"], {**ahead, "minutes": str(max(1, round(wait.seconds / 60)))})
-        self._say(prompts["handoff"] + told + (prompts["callback_offer"] if self.callback else ""))
+            return render(prompts["queue_busy"], ahead)
+        return render(prompts["queue_wait"], {**ahead, "minutes": str(max(1, round(wait.seconds / 60)))})
 
     def _open_ticket(self, reason: str, status: str = "waiting") -> int:
         """A hand-off ticket holding what a person needs, in the skill group of what the caller was doing."""

@@ -19,7 +19,7 @@ from assistant.store import CallStore
 
 AVAILABLE, ON_CALL, WRAP_UP, AWAY = "available", "on_call", "wrap_up", "away"
 STATES = (AVAILABLE, ON_CALL, WRAP_UP, AWAY)
-WAITING, CALLBACK = "waiting", "callback"  # ticket statuses the code branches on (SQL names the others)
+WAITING, CALLBACK, TAKEN = "waiting", "callback", "taken"  # statuses the code branches on (SQL names the others)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, skills TEXT NOT NULL, state TEXT NOT NULL,

@@ -1,4 +1,5 @@
-"""config.yml's `queue:` section: how hand-off reasons are ranked and routed, and handle-time defaults."""
+"""config.yml's `queue:` section: how hand-off reasons are ranked and routed, handle-time defaults, and
+how often a caller on hold hears their place again."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,13 +23,15 @@ class QueueSettings:
     handle_samples: int = 50  # the latest finished calls its average handle time is taken from
     arrival_window_s: float = 3600.0  # arrivals in this window give the live arrival rate
     dispositions: tuple[str, ...] = DISPOSITIONS  # what an agent may record when wrapping a call up
+    hold_announce_s: float = 30.0  # on hold, the caller's place and predicted wait are said again this often
 
     def rule(self, reason: str) -> ReasonRule:
         return self.reasons.get(reason, ReasonRule())
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> QueueSettings:
-        unknown = set(section) - {"reasons", "handle_time_s", "handle_samples", "arrival_window_s", "dispositions"}
+        unknown = set(section) - {"reasons", "handle_time_s", "handle_samples", "arrival_window_s", "dispositions",
+                                "hold_announce_s"}
         if unknown:
             raise AssistantError(f"config.yml: queue: unknown setting {sorted(unknown)[0]!r}")
         reasons = {}
@@ -43,9 +46,12 @@ class QueueSettings:
             settings = cls(reasons, float(section.get("handle_time_s", cls.handle_time_s)),
                            int(section.get("handle_samples", cls.handle_samples)),
                            float(section.get("arrival_window_s", cls.arrival_window_s)),
-                           tuple(str(d) for d in section.get("dispositions") or DISPOSITIONS))
+                           tuple(str(d) for d in section.get("dispositions") or DISPOSITIONS),
+                           float(section.get("hold_announce_s", cls.hold_announce_s)))
         except (TypeError, ValueError) as error:
             raise AssistantError(f"config.yml: queue: a setting is not a number ({error})") from None
-        if min(settings.handle_time_s, settings.handle_samples, settings.arrival_window_s) <= 0:
-            raise AssistantError("config.yml: queue: handle_time_s, handle_samples and arrival_window_s must be above 0")
+        limits = (settings.handle_time_s, settings.handle_samples, settings.arrival_window_s, settings.hold_announce_s)
+        if min(limits) <= 0:
+            raise AssistantError("config.yml: queue: handle_time_s, handle_samples, arrival_window_s and hold_announce_s "
+                                 "must be above 0")
         return settings
