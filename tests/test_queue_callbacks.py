@@ -138,7 +138,7 @@ def test_a_callback_booked_from_the_menu_is_queued_too(world: World) -> None:
     call.keys(OTHER_PHONE)
     turn = call.keys("1")
     assert turn.escalation is None and "预约短信已发到您尾号5678的手机" in turn.say
-    (entry,) = world.policy().callbacks.booked()
+    (entry,) = world.policy().queue.booked()
     assert (entry.reason, entry.skill, entry.function, entry.status) == ("callback", "general", "callback_request", "callback")
     assert entry.callback == {"phone": OTHER_PHONE, "due_at": "2025-01-07T10:00:00+08:00", "confirmation": "unconfirmed"}
 
@@ -201,5 +201,5 @@ def test_a_due_callback_survives_a_restart_and_is_handed_out_once(busy: World) -
     handed = reopened(datetime(2025, 1, 6, 10, 16)).dispatch()
     assert [(e.ticket, e.agent, e.status) for e in handed] == [(ticket, "李明", "taken")]
     again = reopened(datetime(2025, 1, 6, 10, 17))
-    assert again.dispatch() == [] and again.booked() == []
+    assert again.dispatch() == [] and again.queue.booked() == []
     assert again.queue.agent("李明").state == "on_call"

@@ -138,9 +138,10 @@ class Accounts:
         self.db.execute("DELETE FROM desk_sessions WHERE token_hash = ?", (_digest(token),))
 
 
-def _hash(password: str, salt: bytes | None = None) -> str:
-    """scrypt$N$r$p$salt$hash (hex): the parameters travel with the hash, so they can be raised later."""
-    salt = salt or secrets.token_bytes(16)
+def _hash(password: str) -> str:
+    """scrypt$N$r$p$salt$hash (hex), with a new salt: the parameters travel with the hash, so they can be
+    raised later."""
+    salt = secrets.token_bytes(16)
     key = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_LENGTH)
     return f"scrypt${_N}${_R}${_P}${salt.hex()}${key.hex()}"
 

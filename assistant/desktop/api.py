@@ -23,7 +23,7 @@ from assistant.desktop.schemas import (AgentOut, Call, Login, Me, Problem, Snaps
 from assistant.desktop.services import Services
 from assistant.desktop.stats import Window
 from assistant.errors import AssistantError
-from assistant.queue.routing import AVAILABLE, AWAY, Entry
+from assistant.queue.routing import AVAILABLE, AWAY, TAKEN, Entry
 
 TAGS = [
     {"name": "session", "description": "Logging in and out; who is logged in."},
@@ -61,12 +61,11 @@ def _me(desk: Services, user: User) -> dict[str, Any]:
 
 def _readable(desk: Services, ticket: int, user: User) -> Entry:
     """The ticket if this user may see it: an agent their own, a supervisor any."""
-    found = desk.queue.entries("h.id = ?", (ticket,))
-    if not found:
-        raise HTTPException(404, f"no ticket {ticket}")
-    if user.role == AGENT and found[0].agent != user.name:
+    with _refused(404):
+        entry = desk.queue.entry(ticket)
+    if user.role == AGENT and entry.agent != user.name:
         raise HTTPException(403, f"ticket {ticket} is not yours")
-    return found[0]
+    return entry
 
 
 @router.post("/login", tags=["session"], response_model=Me, responses=_problems(429),
@@ -141,7 +140,7 @@ def take_next(user: User = Depends(agent_user), desk: Services = Depends(service
 @router.get("/calls/current", tags=["calls"], response_model=Optional[Call], responses=_problems(403),
             description="The call the agent is on (status taken) or wrapping up (status done); null if neither.")
 def current_call(user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
-    entry = desk.board.current(user.name)
+    entry = desk.queue.current(user.name)
     return desk.board.context(entry) if entry else None
 
 
@@ -155,7 +154,7 @@ def call(ticket: int, user: User = Depends(current_user), desk: Services = Depen
              description="The call is over: the ticket is done and the agent wraps up.")
 def end_call(ticket: int, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
     entry = _readable(desk, ticket, user)
-    if entry.status != "taken":
+    if entry.status != TAKEN:
         raise HTTPException(409, f"ticket {ticket} is not on a call ({entry.status})")
     with _refused(409):
         return desk.board.context(desk.queue.finish(user.name))
@@ -168,7 +167,7 @@ def wrap_up(ticket: int, body: WrapUp, user: User = Depends(agent_user), desk: S
     _readable(desk, ticket, user)
     if body.disposition not in desk.queue.settings.dispositions:
         raise HTTPException(422, f"disposition must be one of {', '.join(desk.queue.settings.dispositions)}")
-    current = desk.board.current(user.name)
+    current = desk.queue.current(user.name)
     if current is None or current.ticket != ticket or current.status != "done":
         raise HTTPException(409, f"ticket {ticket} is not waiting for its wrap-up")
     with _refused(409):

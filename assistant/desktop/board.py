@@ -15,9 +15,8 @@ from typing import Any
 from adapters.masking import mask_number
 from assistant.catalog import NUMBER_TYPES, FunctionSpec
 from assistant.dialog.wording import Wording
-from assistant.queue.erlang import expected_wait
 from assistant.queue.forecast import Forecast, Staffing
-from assistant.queue.routing import ON_CALL, WRAP_UP, CallQueue, Entry
+from assistant.queue.routing import CallQueue, Entry
 
 # A queue this long is shown by its head and its length: the snapshot goes to every desk on each change.
 SHOWN_WAITING = 100
@@ -50,29 +49,15 @@ class Board:
             if entry.skill not in staffing:
                 staffing[entry.skill] = self.forecast.staffing(entry.skill)
             places[entry.skill] = places.get(entry.skill, 0) + 1  # waiting() is in routing order
-            skill = staffing[entry.skill]
             shown.append({**self.public(entry), "position": places[entry.skill],
                           # the wait the caller was told (Forecast.wait): Erlang C for the skill's queue
-                          "predicted_wait_s": expected_wait(skill.arrivals_per_s, skill.handle_s, skill.staffed)})
+                          "predicted_wait_s": staffing[entry.skill].expected_wait_s})
         return {"as_of": self.queue.stamp(), "waiting_count": len(waiting), "waiting": shown,
                 "agents": [agent.to_json() for agent in self.queue.agents()], "callbacks": self.callbacks()}
 
     def callbacks(self) -> list[dict[str, Any]]:
-        """Booked callbacks not handed to an agent yet, the soonest first (Callbacks.booked, without
-        the bank's back end that Callbacks needs to send SMS)."""
-        return [self.public(entry) for entry in self.queue.entries("h.status = 'callback' ORDER BY c.due_at, h.id")]
-
-    def current(self, agent: str) -> Entry | None:
-        """The agent's call: the one they are on, or the one they are wrapping up."""
-        state = self.queue.agent(agent).state
-        if state == ON_CALL:
-            found = self.queue.entries("h.agent = ? AND h.status = 'taken'", (agent,))
-        elif state == WRAP_UP:
-            found = self.queue.entries("h.agent = ? AND h.status = 'done' AND h.disposition IS NULL "
-                                       "ORDER BY h.ended_at DESC, h.id DESC LIMIT 1", (agent,))  # as wrap_up picks it
-        else:
-            found = []
-        return found[0] if found else None
+        """Booked callbacks not handed to an agent yet, the soonest first."""
+        return [self.public(entry) for entry in self.queue.booked()]
 
     def context(self, entry: Entry) -> dict[str, Any]:
         """Everything about a call for the agent who has it (the transcript was stored masked)."""

@@ -130,10 +130,6 @@ class Callbacks:
                 handed.append(queue.entry(row["ticket"]))
         return handed
 
-    def booked(self) -> list[Entry]:
-        """Callbacks not handed to an agent yet, the soonest first."""
-        return self.queue.entries("h.status = 'callback' ORDER BY c.due_at, h.id")
-
     def _booked_text(self, phone: str, due: str) -> str:
         return render(self.prompts["sms_callback"], {"when": self.say_time(due), "phone": tail(phone)})
 

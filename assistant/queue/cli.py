@@ -136,7 +136,7 @@ def finish(agent_name: str = typer.Option(..., "--agent", help="an agent on a ca
 @queue_app.command("callbacks")
 def callbacks(as_json: bool = typer.Option(False, "--json", help="one JSON object per callback")) -> None:
     """Booked callbacks not handed to an agent yet, the soonest first."""
-    _show(_desk().callbacks.booked(), as_json, _entry_line)
+    _show(_desk().queue.booked(), as_json, _entry_line)
 
 
 @queue_app.command("dispatch")

@@ -38,6 +38,12 @@ class Staffing:
             return now
         return now + timedelta(seconds=needed * self.handle_s / self.staffed)
 
+    @property
+    def expected_wait_s(self) -> float | None:
+        """The wait Erlang C predicts for a caller joining this queue; None when nobody is staffed or
+        calls come faster than the agents can take them."""
+        return expected_wait(self.arrivals_per_s, self.handle_s, self.staffed)
+
 
 @dataclass(frozen=True)
 class Wait:
@@ -69,9 +75,7 @@ class Forecast:
     def wait(self, ticket: int) -> Wait:
         """The caller's place in the queue and the wait Erlang C predicts for the skill's queue."""
         entry = self.queue.entry(ticket)
-        staffing = self.staffing(entry.skill)
-        return Wait(self.queue.ahead(ticket),
-                    expected_wait(staffing.arrivals_per_s, staffing.handle_s, staffing.staffed))
+        return Wait(self.queue.ahead(ticket), self.staffing(entry.skill).expected_wait_s)
 
 
 def seconds_between(start: str, end: str) -> float:

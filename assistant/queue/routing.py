@@ -32,6 +32,11 @@ CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (due_at);
 # Routing order: due callbacks first (by their time: they were promised), then waiting tickets by
 # priority, oldest first.
 _ORDER = "h.status = 'callback' DESC, c.due_at, h.priority DESC, h.created_at, h.id"
+# An agent's call: the one they are on; the one they are wrapping up (the latest ended without a
+# disposition: an agent's calls may end within one second, and times are to the second).
+_TAKEN_BY = "h.agent = ? AND h.status = 'taken'"
+_WRAPPING_UP_BY = ("h.agent = ? AND h.status = 'done' AND h.disposition IS NULL "
+                   "ORDER BY h.ended_at DESC, h.id DESC LIMIT 1")
 _ENTRY = ("SELECT h.*, c.phone AS callback_phone, c.due_at, c.confirmation FROM handoffs h "
           "LEFT JOIN callbacks c ON c.ticket = h.id")
 
@@ -102,6 +107,10 @@ class CallQueue:
         if skill is None:
             return self.entries(f"h.status = 'waiting' ORDER BY {_ORDER}")
         return self.entries(f"h.status = 'waiting' AND h.skill = ? ORDER BY {_ORDER}", (skill,))
+
+    def booked(self) -> list[Entry]:
+        """Callbacks not handed to an agent yet, the soonest first."""
+        return self.entries("h.status = 'callback' ORDER BY c.due_at, h.id")
 
     def entries(self, where: str, args: tuple[Any, ...] = ()) -> list[Entry]:
         """Tickets with their callbacks, chosen and ordered by `where` (the SQL after WHERE)."""
@@ -194,16 +203,22 @@ class CallQueue:
             raise AssistantError(f"agent {name} is no longer available")  # rolls the claim back
         return True
 
+    def current(self, name: str) -> Entry | None:
+        """The agent's call: the one they are on, or the one they are wrapping up."""
+        where = {ON_CALL: _TAKEN_BY, WRAP_UP: _WRAPPING_UP_BY}.get(self.agent(name).state)
+        found = self.entries(where, (name,)) if where else []
+        return found[0] if found else None
+
     def finish(self, name: str) -> Entry:
         """The agent's call is over: the ticket is done and the agent wraps up."""
         with self.db.write():
-            row = self.db.row("SELECT id FROM handoffs WHERE agent = ? AND status = 'taken'", (name,))
-            if row is None:
+            found = self.entries(_TAKEN_BY, (name,))
+            if not found:
                 raise AssistantError(f"agent {name} has no call to finish")
             now = self.stamp()
-            self.db.execute("UPDATE handoffs SET status = 'done', ended_at = ? WHERE id = ?", (now, row["id"]))
+            self.db.execute("UPDATE handoffs SET status = 'done', ended_at = ? WHERE id = ?", (now, found[0].ticket))
             self.db.execute("UPDATE agents SET state = 'wrap_up', since = ? WHERE name = ?", (now, name))
-        return self.entry(row["id"])
+        return self.entry(found[0].ticket)
 
     def wrap_up(self, name: str, disposition: str, note: str = "") -> Entry:
         """The agent records how their last call ended and is available again."""
@@ -211,17 +226,13 @@ class CallQueue:
             raise AssistantError(f"disposition must be one of {', '.join(self.settings.dispositions)}, "
                                  f"not {disposition!r}")
         with self.db.write():
-            if self.agent(name).state != WRAP_UP:
-                raise AssistantError(f"agent {name} has no call to wrap up")
-            # Not wrapped up yet: an agent's calls may end within one second (times are to the second).
-            row = self.db.row("SELECT id FROM handoffs WHERE agent = ? AND status = 'done' AND disposition IS NULL "
-                              "ORDER BY ended_at DESC, id DESC LIMIT 1", (name,))
-            if row is None:
+            current = self.current(name)
+            if current is None or current.status != "done":
                 raise AssistantError(f"agent {name} has no call to wrap up")
             self.db.execute("UPDATE handoffs SET disposition = ?, wrap_note = ? WHERE id = ?",
-                            (disposition, note.strip() or None, row["id"]))
+                            (disposition, note.strip() or None, current.ticket))
             self.db.execute("UPDATE agents SET state = 'available', since = ? WHERE name = ?", (self.stamp(), name))
-        return self.entry(row["id"])
+        return self.entry(current.ticket)
 
 
 def _agent(row: Row) -> Agent:
