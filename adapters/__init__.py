@@ -6,10 +6,10 @@ REST API; adapters/http_server.py serves the sandbox that way).
 """
 from __future__ import annotations
 
-from assistant.config import Config
-from assistant.errors import AssistantError
 from adapters.base import Backend, Outcome
-from adapters.clock import Clock, clock_from_setting, real_clock
+from domain.clock import Clock, clock_from_setting, real_clock
+from domain.config import Config
+from domain.errors import ConfigError
 
 __all__ = ["Backend", "Outcome", "backend_clock", "open_backend"]
 
@@ -26,7 +26,7 @@ def open_backend(config: Config) -> Backend:
         from adapters.http_client import HttpBackend
 
         return HttpBackend.from_config(config)
-    raise AssistantError(f"config.yml: adapters.kind must be sandbox or http, not {kind!r}")
+    raise ConfigError(f"config.yml: adapters.kind must be sandbox or http, not {kind!r}")
 
 
 def backend_clock(config: Config) -> Clock:

@@ -29,7 +29,7 @@ Refusals that any action may give: bad_request {problem} (a param that cannot be
 amount, a 5-digit stock code, a missing or unexpected param); unidentified (an action that needs a
 caller, run with customer_id=None or an id the bank does not know); locked {attempts_left: 0} (3
 wrong PINs locked the customer out of everything but banking.report_card_loss); key_reused. An
-action name not listed below raises AssistantError: a mistake in intents/, not something a caller did.
+action name not listed below raises BackendError: a mistake in intents/, not something a caller did.
 
 Actions: params -> data; `id` is what the action created (None when it created nothing); "no
 customer" = customer_id is not used.
@@ -121,7 +121,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from assistant.errors import AssistantError
+from domain.errors import UserError
+
+
+class BackendError(UserError):
+    """A request the back end cannot take at all (an unknown action, a missing key, a bank it cannot
+    open): a mistake in intents/ or the settings, not something a caller did."""
+
 
 OK, REJECTED, FAILED, UNKNOWN = "ok", "rejected", "failed", "unknown"
 STATUSES = (OK, REJECTED, FAILED, UNKNOWN)
@@ -161,10 +167,10 @@ class Backend(Protocol):
 
 
 def checked_action(action: str, key: object) -> ActionSpec:
-    """The action's spec; AssistantError for an unknown action or a missing idempotency key."""
+    """The action's spec; BackendError for an unknown action or a missing idempotency key."""
     spec = action_spec(action)
     if not isinstance(key, str) or not key:
-        raise AssistantError(f"{action}: an idempotency key is required")
+        raise BackendError(f"{action}: an idempotency key is required")
     return spec
 
 
@@ -216,5 +222,5 @@ ACTIONS: dict[str, ActionSpec] = {
 def action_spec(action: str) -> ActionSpec:
     spec = ACTIONS.get(action)
     if spec is None:
-        raise AssistantError(f"unknown back-end action {action!r} (adapters/base.py lists them)")
+        raise BackendError(f"unknown back-end action {action!r} (adapters/base.py lists them)")
     return spec

@@ -17,9 +17,9 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from adapters.base import FAILED, UNKNOWN, Outcome, checked_action
-from assistant.config import Config
-from assistant.errors import AssistantError
+from adapters.base import FAILED, UNKNOWN, BackendError, Outcome, checked_action
+from domain.config import Config
+from domain.errors import ConfigError
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 3.0
@@ -40,7 +40,7 @@ class HttpBackend:
     def from_config(cls, config: Config) -> HttpBackend:
         http = config.section("adapters").get("http") or {}
         if not http.get("url"):
-            raise AssistantError("config.yml: adapters.http.url is required for kind: http")
+            raise ConfigError("config.yml: adapters.http.url is required for kind: http")
         return cls(
             str(http["url"]),
             timeout=float(http.get("timeout", 5.0)),
@@ -84,7 +84,7 @@ class HttpBackend:
         if response.status_code >= 500:
             return None
         if response.status_code == 404:
-            raise AssistantError(f"the core system does not know the action {action!r}")
+            raise BackendError(f"the core system does not know the action {action!r}")
         if response.status_code != 200:
             return Outcome(FAILED, reason=f"http_{response.status_code}")
         try:

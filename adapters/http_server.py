@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from adapters.base import ACTIONS, FAILED
 from adapters.sandbox import SandboxBackend
-from assistant.config import load_config
-from assistant.errors import AssistantError
+from domain.config import load_config
+from domain.errors import UserError
 
 
 class ActionRequest(BaseModel):
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         backend = SandboxBackend.from_config(load_config(args.config))
-    except AssistantError as error:
+    except UserError as error:
         parser.exit(1, f"error: {error}\n")
     uvicorn.run(create_app(backend), host=args.host, port=args.port, log_level="warning")
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from adapters import params
 from adapters.base import Outcome, ok, rejected
-from assistant.errors import DataFileError
-from assistant.yamlfile import LineMap, file_error, load_yaml
+from domain.errors import DataFileError
+from domain.yamlfile import LineMap, file_error, load_yaml
 
 FOLDER = Path(__file__).with_name("knowledge")
 THRESHOLD = 0.25

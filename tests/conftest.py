@@ -9,10 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # speech_synth
 
-from assistant.config import Config, load_config  # noqa: E402
-from assistant.spoken_set import SpokenRequest, read_spoken_set  # noqa: E402
 from databases import call_database, parametrize_databases  # noqa: E402,F401  (the call store's engine)
 from secret_scan import pytest_sessionfinish  # noqa: E402,F401  (the end-of-run scan for secrets)
+
+from assistant.nlu.eval.spoken_set import SpokenRequest, read_spoken_set  # noqa: E402
+from domain.config import Config, load_config  # noqa: E402
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -40,7 +41,7 @@ def banking_dev(speech_dir: Path) -> list[SpokenRequest]:
 @pytest.fixture(scope="session")
 def assistant(config: Config) -> Any:
     """The real assistant: trained NLU (through the resident process), whisper, TTS."""
-    from assistant.app import Assistant
+    from assistant.runtime.voice import Assistant
 
     instance = Assistant(config)
     _ = instance.understanding

@@ -17,21 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_bank import MONDAY_10AM
 
 from adapters.base import Backend
-from adapters.clock import PinnedClock
 from adapters.sandbox import SandboxBackend
-from assistant.catalog import Catalog
-from assistant.config import load_config
+from assistant.catalog.catalog import Catalog
+from assistant.core.frames import IntentResult
+from assistant.core.turn import Turn
 from assistant.dialog.dialog import Dialog
 from assistant.dialog.keypad import END
-from assistant.dialog.turn import Turn
-from assistant.frames import IntentResult
-from assistant.policy import Policy
+from assistant.dialog.service import Policy
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
-from assistant.vocabulary import Vocabulary
-from sandbox_bank import MONDAY_10AM
+from assistant.storage.calls import CallStore
+from domain.clock import PinnedClock
+from domain.config import load_config
+from domain.vocabulary import Vocabulary
 
 CONFIG = load_config()
 CALLER = "13800138000"  # 张三, customer C0001

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
-from adapters.clock import real_clock
 from assistant.desktop.accounts import Accounts
 from assistant.desktop.settings import DesktopSettings
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import real_clock
 
 PASSWORD = "desk-test-password"
 # A locked PIN, as the dialog hands it over: the transcript is masked, the PIN never in it.
@@ -69,7 +69,7 @@ def serving(database: str, logs: Path, count: int = 1) -> Iterator[list[str]]:
         for number in range(count):
             port, log = free_port(), logs / f"serve-{number + 1}.log"
             with log.open("w") as output:
-                process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port),
+                process = subprocess.Popen([sys.executable, "-m", "assistant.cli.main", "serve", "--port", str(port),
                                             "--database", database], stdout=output, stderr=subprocess.STDOUT)
             servers.append((process, f"http://127.0.0.1:{port}", log))
         for process, url, log in servers:

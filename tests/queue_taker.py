@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.clock import real_clock
 from assistant.queue.routing import AVAILABLE, CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import real_clock
 
 
 def main(database: str, agent: str, start_file: str) -> None:

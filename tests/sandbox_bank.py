@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from adapters.base import Outcome
-from adapters.clock import PinnedClock
 from adapters.knowledge_base import KnowledgeBase
 from adapters.sandbox import SandboxBackend
-from assistant.vocabulary import Vocabulary
+from domain.clock import PinnedClock
+from domain.vocabulary import Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 LOOKUPS = REPO / "nlu_data" / "lookups"

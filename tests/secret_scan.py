@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.config import RUNTIME_DIR
+from domain.config import RUNTIME_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "adapters" / "sandbox" / "seed.yml"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.audio import Audio, read_wav, resample, write_wav
+from assistant.core.audio import Audio, read_wav, resample, write_wav
 
 
 def espeak_wav(text: str, voice: str, path: Path, rate: int = 16000, pad_ms: int = 300) -> Path:

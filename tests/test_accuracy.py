@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from assistant.nlu.evaluate import progress, understand_all
-from assistant.nlu.examples import read_holdout
-from assistant.nlu.scoring import summarize
+from assistant.nlu.eval.evaluate import progress, understand_all
+from assistant.nlu.eval.examples import read_holdout
+from assistant.nlu.eval.scoring import summarize
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.tsv"
 

@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 import requests
+from fault_proxy import FaultProxy, ServerThread
+from sandbox_bank import LI_SI, ZHANG_SAN, Bank, bank, knowledge, seeded_bank_file, vocabulary  # noqa: F401
 
 from adapters.base import Outcome
 from adapters.http_client import HttpBackend
 from adapters.http_server import create_app
-from assistant.errors import AssistantError
-from fault_proxy import FaultProxy, ServerThread
-from sandbox_bank import LI_SI, ZHANG_SAN, Bank, bank, knowledge, seeded_bank_file, vocabulary  # noqa: F401
+from domain.errors import UserError
 
 TIMEOUT = 0.5  # seconds the client waits for each answer; the proxy's "slow" answers take 1.5
 
@@ -65,7 +65,7 @@ def test_the_server_requires_an_idempotency_key_and_a_known_action(server, clien
     unknown = requests.post(f"{server.url}/v1/actions/banking.steal", json={}, headers={"Idempotency-Key": "k"},
                             timeout=5)
     assert unknown.status_code == 404
-    with pytest.raises(AssistantError, match="unknown back-end action"):
+    with pytest.raises(UserError, match="unknown back-end action"):
         client.run("banking.steal", {}, customer_id=None, key="k")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sandbox_bank import bank, knowledge, seeded_bank_file, vocabulary  # noqa: F401 - fixtures
 
 from adapters.knowledge_base import KnowledgeBase
-from assistant.errors import DataFileError
-from sandbox_bank import bank, knowledge, seeded_bank_file, vocabulary  # noqa: F401 - fixtures
+from domain.errors import DataFileError
 
 
 @pytest.mark.parametrize("question, title", [

@@ -10,17 +10,25 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sandbox_bank import (  # noqa: F401 - fixtures
+    LI_SI,
+    LOOKUPS,
+    MONDAY_10AM,
+    WANG_FANG,
+    ZHANG_SAN,
+    bank,
+    knowledge,
+    seeded_bank_file,
+    vocabulary,
+)
 
 from adapters import open_backend
 from adapters.base import ACTIONS, Outcome
 from adapters.http_client import HttpBackend
 from adapters.sandbox import SandboxBackend
 from adapters.sandbox.store import Store
-from assistant.config import Config
-from assistant.errors import AssistantError
-from sandbox_bank import (  # noqa: F401 - fixtures
-    LI_SI, LOOKUPS, MONDAY_10AM, WANG_FANG, ZHANG_SAN, bank, knowledge, seeded_bank_file, vocabulary,
-)
+from domain.config import Config
+from domain.errors import UserError
 
 # --- the demo customer as seeded -------------------------------------------------------------------
 
@@ -303,7 +311,7 @@ def test_the_audit_has_one_row_per_run_with_secrets_masked(bank):
 
 
 def test_requests_the_bank_cannot_read(bank):
-    with pytest.raises(AssistantError, match="unknown back-end action 'banking.steal'"):
+    with pytest.raises(UserError, match="unknown back-end action 'banking.steal'"):
         bank.run("banking.steal")
     missing = bank.run("banking.transfer", payee="李四")
     assert missing.reason == "bad_request" and "missing ['amount']" in missing.data["problem"]
@@ -357,5 +365,5 @@ def test_open_backend_makes_the_configured_kind(tmp_path):
     ({"sandbox": {"clock": "monday"}}, "adapters.sandbox.clock must be a time"),
 ])
 def test_open_backend_explains_a_bad_adapters_section(tmp_path, adapters, message):
-    with pytest.raises(AssistantError, match=message):
+    with pytest.raises(UserError, match=message):
         open_backend(config_with(tmp_path, adapters))

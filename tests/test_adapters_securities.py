@@ -7,13 +7,21 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from sandbox_bank import (  # noqa: F401 - fixtures
+    LI_SI,
+    MONDAY_10AM,
+    WANG_FANG,
+    ZHANG_SAN,
+    Bank,
+    bank,
+    knowledge,
+    seeded_bank_file,
+    vocabulary,
+)
 
-from adapters.clock import PinnedClock
 from adapters.sandbox import SandboxBackend
 from adapters.sandbox.market import price_band
-from sandbox_bank import (  # noqa: F401 - fixtures
-    LI_SI, MONDAY_10AM, WANG_FANG, ZHANG_SAN, Bank, bank, knowledge, seeded_bank_file, vocabulary,
-)
+from domain.clock import PinnedClock
 
 CMB = "600036"  # 招商银行: 张三 holds 200
 

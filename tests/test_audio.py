@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio import Audio, check_stream_rate, chunks, read_wav, resample, to_float, write_wav
-from assistant.config import load_config
-from assistant.errors import AudioFormatError
+from assistant.core.audio import Audio, check_stream_rate, chunks, read_wav, resample, to_float, write_wav
+from assistant.core.errors import AudioFormatError
+from domain.config import load_config
 
 SPEECH_DIR = load_config().models_dir / "speech"
 RECORDING = SPEECH_DIR / "IT0011W0001.wav"  # 16 kHz mono 16-bit, about 2 s of Mandarin

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from adapters.base import ACTIONS
-from assistant.catalog import FALLBACK, PROMPTS, SLOT_TYPES, UNKNOWN_INTENT, Catalog
-from assistant.errors import DataFileError
-from assistant.template import render
-from assistant.vocabulary import Vocabulary
+from assistant.catalog.catalog import FALLBACK, PROMPTS, SLOT_TYPES, UNKNOWN_INTENT, Catalog
+from assistant.catalog.template import render
+from domain.errors import DataFileError
+from domain.vocabulary import Vocabulary
 
 INTENTS_DIR = Path(__file__).resolve().parents[1] / "intents"
 NLU_DIR = INTENTS_DIR.parent / "nlu_data"

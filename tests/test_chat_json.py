@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-from assistant.config import load_config
 from conversation import CALLER, CARD_NUMBERS, PIN, query
+
+from domain.config import load_config
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 REPO = Path(__file__).resolve().parents[1]

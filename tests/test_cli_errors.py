@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import load_config
+from domain.config import load_config
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 SPEECH_DIR = load_config().models_dir / "speech"
@@ -54,7 +54,7 @@ def not_a_wav(tmp_path: Path) -> Path:
 @pytest.fixture()
 def truncated_wav(tmp_path: Path) -> Path:
     """The 44-byte header of a 2 s recording, cut off before any sample."""
-    from assistant.audio import read_wav, write_wav
+    from assistant.core.audio import read_wav, write_wav
 
     whole = tmp_path / "whole.wav"
     write_wav(whole, read_wav(RECORDING))
@@ -77,7 +77,7 @@ def stereo_44k(tmp_path: Path) -> Path:
     """The recording as a 44.1 kHz stereo WAV, made with the wave module (no sox needed)."""
     import numpy as np
 
-    from assistant.audio import read_wav
+    from assistant.core.audio import read_wav
 
     audio = read_wav(RECORDING, 44100)
     mono = np.frombuffer(audio.pcm, dtype="<i2")

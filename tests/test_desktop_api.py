@@ -21,18 +21,17 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from starlette.websockets import WebSocketDisconnect
 
-from adapters.clock import PinnedClock
-from assistant.config import Config
+from assistant.core.errors import AssistantError
 from assistant.desktop.accounts import NOT_LOGGED_IN, Accounts, LockedOut
-from assistant.desktop.app import create_app
 from assistant.desktop.auth import COOKIE
-from assistant.desktop.scheduler import CallbackScheduler
 from assistant.desktop.settings import DesktopSettings
-from assistant.errors import AssistantError
-from assistant.queue.cli import Desk
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.runtime.desk import Desk, desk_app
+from assistant.runtime.workers import CallbackScheduler
+from assistant.storage.calls import CallStore
+from domain.clock import PinnedClock
+from domain.config import Config
 
 AGENTS = {"王芳": ["general", "cards"], "李娜": ["general"]}
 SUPERVISOR = "陈主管"
@@ -56,7 +55,7 @@ def quick(config: Config) -> Config:
 
 @pytest.fixture()
 def app(config: Config, database: str, clock: PinnedClock) -> FastAPI:
-    app = create_app(quick(config), database, clock)
+    app = desk_app(quick(config), database, clock)
     accounts = app.state.services.accounts
     for name, skills in AGENTS.items():
         accounts.add_user(name, "agent", PASSWORD, skills)
@@ -169,7 +168,7 @@ def test_every_server_on_the_database_sees_the_lock(app: FastAPI, config: Config
                                                     clock: PinnedClock) -> None:
     for _ in range(5):
         attempt(app, "王芳", "not-the-password")
-    another = create_app(quick(config), database, clock)
+    another = desk_app(quick(config), database, clock)
     assert attempt(another, "王芳", PASSWORD).status_code == 429
 
 
@@ -403,9 +402,9 @@ def test_the_websocket_closes_at_the_next_push_once_the_session_has_ended(
 
 def test_a_due_callback_goes_to_an_available_agent_with_its_skill_at_the_next_tick(
         app: FastAPI, store: CallStore, clock: PinnedClock, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="assistant.desktop")
+    caplog.set_level(logging.INFO, logger="assistant.runtime")
     ticket = book_callback(store, "2025-01-06T10:30:00+08:00")  # cards: 王芳 has the skill, 李娜 not
-    scheduler = app.state.services.scheduler
+    scheduler = app.state.services.background[0]
     wang = desk(app, "王芳")
     with wang.websocket_connect("/ws/queue") as socket:
         assert [call["ticket"] for call in socket.receive_json()["callbacks"]] == [ticket]
@@ -421,7 +420,7 @@ def test_a_due_callback_goes_to_an_available_agent_with_its_skill_at_the_next_ti
     assert current["callback"] == {"phone": "13912345678", "due_at": "2025-01-06T10:30:00+08:00",
                                    "confirmation": "unconfirmed"}  # whole: the agent dials it
     assert scheduler.tick() == []  # handed out once
-    logged = [r.getMessage() for r in caplog.records if r.name == "assistant.desktop.scheduler"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "assistant.runtime.workers"]
     assert logged == [f"callback #{ticket} due 2025-01-06T10:30:00+08:00 handed to 王芳 (call 尾号5678)"]
 
 
@@ -473,7 +472,7 @@ def test_schedulers_ticking_at_the_same_moment_hand_each_callback_out_once(
 
 def test_a_failed_tick_is_logged_and_the_next_one_comes(
         app: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    scheduler = CallbackScheduler(app.state.services.scheduler.desk, every_s=0.01)
+    scheduler = CallbackScheduler(app.state.services.background[0].desk, every_s=0.01)
     failures = iter([AssistantError("calls.sqlite: database is locked"), RuntimeError("a bug")])
     ticks = []
 

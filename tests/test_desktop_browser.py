@@ -17,10 +17,10 @@ import pytest
 from desk_server import PASSWORD, add_users, book_callback, hand_off, serving
 
 from adapters import backend_clock
-from assistant.config import RUNTIME_DIR, load_config
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.config import RUNTIME_DIR, load_config
 
 pytestmark = pytest.mark.slow
 

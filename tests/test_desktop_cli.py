@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from adapters.clock import real_clock
-from assistant.cli import app
+from assistant.cli.main import app
+from assistant.core.errors import AssistantError
 from assistant.desktop.accounts import Accounts
 from assistant.desktop.settings import DesktopSettings
-from assistant.errors import AssistantError
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import real_clock
 
 PASSWORD = "cli-test-password"
 

@@ -17,11 +17,11 @@ import pytest
 from databases import postgres_schema
 from desk_server import PASSWORD, add_users, book_callback, hand_off, serving
 
-from adapters.clock import real_clock
 from assistant.desktop.auth import COOKIE
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import real_clock
 
 pytestmark = pytest.mark.slow
 

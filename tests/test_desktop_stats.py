@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.clock import PinnedClock
-from assistant.database import Database
+from assistant.core.errors import AssistantError
 from assistant.desktop.settings import DesktopSettings
 from assistant.desktop.stats import Stats, Window
-from assistant.errors import AssistantError
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from assistant.storage.database import Database
+from domain.clock import PinnedClock
 
 DAY = "2025-01-06T"
 NOON = datetime(2025, 1, 6, 12, 0)

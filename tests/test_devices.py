@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio import Audio, read_wav, resample
-from assistant.config import load_config
-from assistant.devices import BACKENDS, Loudspeaker, Microphone
-from assistant.errors import AssistantError
-from assistant.frames import AudioChunk, EndOfCall, Interruption, SynthesizedAudio
+from assistant.core.audio import Audio, read_wav, resample
+from assistant.core.errors import AssistantError
+from assistant.core.frames import AudioChunk, EndOfCall, Interruption, SynthesizedAudio
+from assistant.transports.local import BACKENDS, Loudspeaker, Microphone
+from domain.config import load_config
 
 RECORDING = load_config().models_dir / "speech" / "IT0011W0001.wav"
 TONE_LEVEL = 8000.0

@@ -10,7 +10,7 @@ import pytest
 from conversation import CATALOG, PIN, Call, World, world  # noqa: F401 (fixtures)
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 
-from assistant.dialog.turn import Turn
+from assistant.core.turn import Turn
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,7 @@ from conversation import CATALOG, CONFIG, Call, World, world  # noqa: F401 (fixt
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_queue_escalation import person_by_key_zero, queue
 
-from assistant.app import Assistant
-from assistant.engines import synthesizer_for
-from assistant.frames import (
+from assistant.core.frames import (
     AudioChunk,
     DialogTurn,
     EndOfCall,
@@ -26,9 +24,11 @@ from assistant.frames import (
     SpeechStopped,
     SynthesizedAudio,
 )
-from assistant.hold import HoldLine
-from assistant.pipeline import Pipeline, Processor
-from assistant.tts.prompt_cache import PromptCache
+from assistant.core.pipeline import Pipeline, Processor
+from assistant.queue.hold import HoldLine
+from assistant.runtime.voice import Assistant
+from assistant.speech.engines import synthesizer_for
+from assistant.speech.tts.prompt_cache import PromptCache
 
 RATE = 16000  # the synthesiser's
 LINE_RATE = 8000  # the caller's: a phone line

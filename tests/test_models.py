@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Config
-from assistant.errors import ModelNotFoundError
-from assistant.models import WHISPER, Download, ModelSource, download, locate, require, verify_staged
+from assistant.core.errors import ModelNotFoundError
+from assistant.speech.models import WHISPER, Download, ModelSource, download, locate, require, verify_staged
+from domain.config import Config
 
 SOURCE = ModelSource("demo-model", "DEMO_MODEL", "the demo model")
 

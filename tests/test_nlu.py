@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.config import Config
+from assistant.nlu.eval.tsvfile import read_tsv
 from assistant.nlu.train import model_hash, train
-from assistant.tsvfile import read_tsv
+from domain.config import Config
 
 HOLDOUT = Path(__file__).parent / "data" / "nlu_holdout.tsv"
 # Besides the held-out requests: empty, punctuation, a regex intent, digits, Latin, an emoji, a run-on request.

@@ -22,14 +22,15 @@ import pytest
 import yaml
 from rich.console import Console
 
-from assistant.config import Config
-from assistant.errors import AssistantError
-from assistant.nlu.examples import read_holdout
-from assistant.nlu.report_store import save_run
-from assistant.nlu.report_view import print_report
-from assistant.nlu.scoring import Outcome, confusion, diff, intent_scores, scores, slot_scores, summarize
-from assistant.spoken_set import read_spoken_set
-from assistant.vocabulary import Vocabulary
+from assistant.core.errors import AssistantError
+from assistant.nlu.eval.examples import read_holdout
+from assistant.nlu.eval.report_store import save_run
+from assistant.nlu.eval.report_view import print_report
+from assistant.nlu.eval.scoring import Outcome, confusion, diff, intent_scores, scores, slot_scores, summarize
+from assistant.nlu.eval.spoken_set import read_spoken_set
+from domain.config import Config
+from domain.errors import UserError
+from domain.vocabulary import Vocabulary
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 
@@ -227,7 +228,7 @@ def test_holdout_yaml_slots_are_the_annotations_made_canonical(config: Config, t
 def test_a_broken_holdout_is_one_error_with_file_and_line(tmp_path: Path, name: str, content: str, words: list[str]) -> None:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(AssistantError) as error:
+    with pytest.raises(UserError) as error:
         read_holdout(path)
     for word in words:
         assert word in str(error.value)
@@ -247,7 +248,7 @@ def test_a_spoken_set_row_naming_a_missing_recording_is_an_error(tmp_path: Path)
 
 
 def test_folds_deal_every_intent_evenly() -> None:
-    from assistant.nlu.crossval import deal
+    from assistant.nlu.eval.crossval import deal
 
     labels = ["a"] * 10 + ["b"] * 5 + ["c"] * 1
     folds = deal(labels, 5, seed=7)
@@ -257,8 +258,8 @@ def test_folds_deal_every_intent_evenly() -> None:
 
 
 def test_fold_data_is_nlu_data_without_the_held_out_examples(config: Config, tmp_path: Path) -> None:
-    from assistant.nlu.crossval import write_data
-    from assistant.nlu.data import read_items
+    from assistant.nlu.eval.crossval import write_data
+    from domain.nlu_data import read_items
 
     cards = Path("cards.yml")
     items = read_items(config.nlu_dir / cards, cards)
@@ -273,8 +274,8 @@ def test_fold_data_is_nlu_data_without_the_held_out_examples(config: Config, tmp
 
 def test_fold_data_keeps_stock_codes_as_text(config: Config, tmp_path: Path) -> None:
     """Rasa reads YAML 1.2, where a bare 000858 is the number 858 and fails its schema."""
-    from assistant.nlu.crossval import write_data
-    from assistant.nlu.data import read_items
+    from assistant.nlu.eval.crossval import write_data
+    from domain.nlu_data import read_items
 
     stocks = Path("lookups/stocks.yml")
     write_data({stocks: read_items(config.nlu_dir / stocks, stocks)}, set(), tmp_path)

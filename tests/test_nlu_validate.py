@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Config, load_config
 from assistant.nlu.train import model_path
 from assistant.nlu.validate import ERROR, MISALIGNED, WARNING, validate
+from domain.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 ASSISTANT = Path(sys.executable).with_name("assistant")

@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.normalize import Normalizer, clean_text, normalize_numbers
-from assistant.vocabulary import Vocabulary
+from assistant.nlu.normalize import Normalizer, clean_text, normalize_numbers
+from domain.vocabulary import Vocabulary
 
 TITLES = ["买入股票", "卖出股票", "外汇买卖", "银证转账", "信用卡还款", "查询余额", "转账汇款", "生活缴费"]
 VOCABULARY = Vocabulary(

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from assistant.asr.whisper import WhisperStream
-from assistant.audio import Audio, chunks, read_wav
-from assistant.engines import synthesizer_for
-from assistant.frames import (
+from assistant.core.audio import Audio, chunks, read_wav
+from assistant.core.frames import (
     AudioChunk,
     DialogTurn,
     EndOfCall,
@@ -24,9 +22,11 @@ from assistant.frames import (
     SpeechStopped,
     SynthesizedAudio,
 )
-from assistant.pipeline import Pipeline, Processor
-from assistant.speaker import Speaker
-from assistant.tts.prompt_cache import PromptCache
+from assistant.core.pipeline import Pipeline, Processor
+from assistant.speech.asr.whisper import WhisperStream
+from assistant.speech.engines import synthesizer_for
+from assistant.speech.speaker import Speaker
+from assistant.speech.tts.prompt_cache import PromptCache
 
 
 class Collect(Processor):

@@ -15,11 +15,11 @@ from conversation import CALLER, Call, World, world  # noqa: F401 (fixtures)
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_queue_escalation import queue, three_misses
 
-from adapters.clock import PinnedClock
 from assistant.queue.callbacks import CHANGE_REQUESTED, CONFIRMED, NO_CALLBACK, REBOOKED, UNCLEAR, Callbacks
 from assistant.queue.forecast import Forecast
 from assistant.queue.routing import CallQueue
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import PinnedClock
 
 pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
 

@@ -14,7 +14,7 @@ from conversation import CALLER, World, world  # noqa: F401 (fixtures)
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_queue_escalation import complaint_system_down, person_during_an_order, queue, three_wrong_pins
 
-from assistant.config import REPO, load_config
+from domain.config import REPO, load_config
 
 ASSISTANT = Path(sys.executable).with_name("assistant")
 

@@ -16,7 +16,7 @@ from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (
 from test_catalog import VALID, load_error, write_catalog
 from test_dialog import Down, LosingAnswers, verified_call
 
-from assistant.catalog import Catalog
+from assistant.catalog.catalog import Catalog
 from assistant.queue.erlang import expected_wait
 from assistant.queue.routing import CallQueue, Entry
 

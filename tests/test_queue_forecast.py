@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from queue_simulation import mean_wait
 
-from adapters.clock import PinnedClock
 from assistant.queue.erlang import expected_wait
 from assistant.queue.forecast import Forecast
 from assistant.queue.routing import AVAILABLE, AWAY, CallQueue
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import PinnedClock
 
 pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
 

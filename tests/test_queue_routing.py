@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.clock import PinnedClock
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.queue.routing import AVAILABLE, AWAY, CallQueue
 from assistant.queue.settings import QueueSettings, ReasonRule
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from domain.clock import PinnedClock
 
 pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL (tests/databases.py)
 

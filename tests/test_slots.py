@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from assistant.slots import canonical_slots
-from assistant.vocabulary import Vocabulary
+from assistant.nlu.slots import canonical_slots
+from domain.vocabulary import Vocabulary
 
 VOCABULARY = Vocabulary(
     synonyms={"贵州茅台": "600519", "茅台": "600519", "招商银行": "600036", "招行": "600036", "万科": "000002",

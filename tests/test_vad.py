@@ -16,12 +16,12 @@ import csv
 import numpy as np
 import pytest
 
-from assistant.audio import Audio, chunks, read_wav, resample
-from assistant.config import load_config
-from assistant.errors import AudioFormatError
-from assistant.frames import AudioChunk, Frame, SpeechPaused, SpeechStarted, SpeechStopped
-from assistant.pipeline import Pipeline
-from assistant.vad import Vad, VadSettings
+from assistant.core.audio import Audio, chunks, read_wav, resample
+from assistant.core.errors import AudioFormatError
+from assistant.core.frames import AudioChunk, Frame, SpeechPaused, SpeechStarted, SpeechStopped
+from assistant.core.pipeline import Pipeline
+from assistant.speech.vad import Vad, VadSettings
+from domain.config import load_config
 
 SPEECH_DIR = load_config().models_dir / "speech"
 TOLERANCE = 0.2  # seconds

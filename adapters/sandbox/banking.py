@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from adapters import params
 from adapters.base import Outcome, ok, rejected
-from adapters.masking import tail
 from adapters.params import Refused, yuan
 from adapters.sandbox import ledger
 from adapters.sandbox.pins import MAX_FAILURES, hash_pin, pin_matches, weakness
 from adapters.sandbox.store import Store
+from domain.masking import tail
 
 DAILY_TRANSFER_LIMIT = 5_000_000  # fen: 50,000 yuan a day by phone
 HISTORY_DAYS = 30

@@ -5,11 +5,11 @@ import sqlite3
 
 from adapters import params
 from adapters.base import Outcome, ok
-from adapters.masking import tail
 from adapters.params import Refused, yuan
 from adapters.sandbox import ledger
 from adapters.sandbox.banking import pay_from_debit
 from adapters.sandbox.store import Store
+from domain.masking import tail
 
 
 class SandboxCards:

@@ -5,8 +5,8 @@ from datetime import datetime
 
 from adapters import params
 from adapters.base import Outcome, ok
-from adapters.masking import mask_cards, mask_number
 from adapters.sandbox.store import Store, stamp
+from domain.masking import mask_cards, mask_number
 
 PREFIXES = {"complaint": "TS", "suggestion": "JY", "callback": "HD"}  # 投诉, 建议, 回电
 

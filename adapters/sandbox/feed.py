@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from adapters.clock import in_beijing
 from adapters.sandbox import market
 from adapters.sandbox.store import Store, stamp
+from domain.clock import in_beijing
 
 FEED_CURSOR = "feed_replayed_until"  # meta: the time up to which the feed has been played
 TICK = timedelta(minutes=5)

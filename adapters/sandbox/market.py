@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from adapters.clock import in_beijing
 from adapters.params import fen_of
+from domain.clock import in_beijing
 
 SESSIONS = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
 LOT = 100  # shares are bought in lots; a holding may be sold down to any size

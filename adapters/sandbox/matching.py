@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adapters.clock import in_beijing
 from adapters.params import yuan
 from adapters.sandbox import ledger, market
 from adapters.sandbox.feed import FEED_CURSOR, PriceFeed
 from adapters.sandbox.notify import send_sms
 from adapters.sandbox.store import Store, stamp
+from domain.clock import in_beijing
 
 SIDE_NAMES = {"buy": "买入", "sell": "卖出"}
 

@@ -1,10 +1,10 @@
 """The SMS outbox: messages the bank sends, kept for the SMS gateway to pick up."""
 from __future__ import annotations
 
-from adapters.base import Outcome, ok
-from adapters.masking import mask_number, mask_cards
 from adapters import params
+from adapters.base import Outcome, ok
 from adapters.sandbox.store import Store
+from domain.masking import mask_cards, mask_number
 
 SIGNATURE = "【示范银行】"
 

@@ -11,14 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import DataFileError
-from assistant.vocabulary import Vocabulary
-from assistant.yamlfile import load_yaml
 from adapters.params import fen_of
 from adapters.sandbox import ledger
 from adapters.sandbox.feed import FEED_CURSOR
 from adapters.sandbox.pins import hash_pin
 from adapters.sandbox.store import SCHEMA, Store
+from domain.errors import DataFileError
+from domain.vocabulary import Vocabulary
+from domain.yamlfile import load_yaml
 
 SEED_FILE = Path(__file__).with_name("seed.yml")
 OPENED_DAYS_AGO = 40

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from assistant.core.errors import AssistantError
 from assistant.desktop.settings import DesktopSettings
-from assistant.errors import AssistantError
 from assistant.queue.routing import CallQueue
 
 AGENT, SUPERVISOR = "agent", "supervisor"

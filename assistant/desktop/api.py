@@ -14,16 +14,16 @@ from typing import Any, List, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from adapters.masking import mask_cards
+from assistant.core.errors import AssistantError
 from assistant.desktop import auth
 from assistant.desktop.accounts import AGENT, LockedOut, User
 from assistant.desktop.auth import agent_user, current_user, services, supervisor_user
-from assistant.desktop.schemas import (AgentOut, Call, Login, Me, Problem, Snapshot, StateChange, StatsOut,
-                                       WrapUp)
+from assistant.desktop.schemas import AgentOut, Call, Login, Me, Problem, Snapshot, StateChange, StatsOut, WrapUp
 from assistant.desktop.services import Services
 from assistant.desktop.stats import Window
-from assistant.errors import AssistantError
 from assistant.queue.routing import AVAILABLE, AWAY, TAKEN, Entry
+from domain.errors import UserError
+from domain.masking import mask_cards
 
 TAGS = [
     {"name": "session", "description": "Logging in and out; who is logged in."},
@@ -50,7 +50,7 @@ def _refused(status: int) -> Iterator[None]:
     """The queue's refusals (not available, no call to finish, a bad window) as HTTP errors."""
     try:
         yield
-    except AssistantError as error:
+    except UserError as error:
         raise HTTPException(status, str(error)) from None
 
 

@@ -21,8 +21,6 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from swagger_ui_bundle import swagger_ui_path
 
-from adapters.clock import Clock
-from assistant.config import Config
 from assistant.desktop import api
 from assistant.desktop.accounts import AGENT, SUPERVISOR
 from assistant.desktop.auth import services, session_user
@@ -46,14 +44,14 @@ the figures. `GET /ws/queue` (a WebSocket, with the same cookie) pushes the queu
 closed (1008) at the first change after the session has ended. Errors are JSON: `{"detail": "..."}`."""
 
 
-def create_app(config: Config, database: str, clock: Clock) -> FastAPI:
+def create_app(services: Services) -> FastAPI:
     # No ReDoc: it would come from a CDN.
     app = FastAPI(title="Agent desktop (坐席工作台)", version="1", description=DESCRIPTION,
                   openapi_tags=api.TAGS, docs_url=None, redoc_url=None, lifespan=_lifespan)
     # OpenAPI 3.0: the Swagger UI that swagger-ui-bundle ships (4.15) renders no 3.1 document, and the
     # schemas pydantic 1 makes use nothing of 3.1.
     app.openapi_version = "3.0.3"
-    app.state.services = Services.build(config, database, clock)
+    app.state.services = services
     app.include_router(api.router)
     app.add_api_websocket_route("/ws/queue", queue_socket)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -70,15 +68,14 @@ def create_app(config: Config, database: str, clock: Clock) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the server runs, due callbacks are handed out in the background; on shutdown a tick
-    under way is finished first."""
+    """While the server runs, its background work goes on; on shutdown, work under way is finished first."""
     stop = asyncio.Event()
-    handing_out = asyncio.create_task(app.state.services.scheduler.run(stop))
+    running = [asyncio.create_task(work.run(stop)) for work in app.state.services.background]
     try:
         yield
     finally:
         stop.set()
-        await handing_out
+        await asyncio.gather(*running)
 
 
 async def queue_socket(socket: WebSocket) -> None:

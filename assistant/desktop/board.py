@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.masking import mask_number
-from assistant.catalog import NUMBER_TYPES, FunctionSpec
+from assistant.catalog.catalog import NUMBER_TYPES, FunctionSpec
 from assistant.dialog.wording import Wording
 from assistant.queue.forecast import Forecast, Staffing
 from assistant.queue.routing import CallQueue, Entry
+from domain.masking import mask_number
 
 # A queue this long is shown by its head and its length: the snapshot goes to every desk on each change.
 SHOWN_WAITING = 100

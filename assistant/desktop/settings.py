@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import mean
 
-from adapters.clock import in_beijing
-from assistant.database import Row
+from assistant.core.errors import AssistantError
 from assistant.desktop.settings import DesktopSettings
-from assistant.errors import AssistantError
 from assistant.queue.forecast import seconds_between
 from assistant.queue.routing import CallQueue
+from assistant.storage.database import Row
+from domain.clock import in_beijing
 
 HOUR = timedelta(hours=1)
 LONGEST_WINDOW = timedelta(days=31)

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import OK, REJECTED, Outcome, action_spec, run_settled
-from adapters.masking import mask_numbers, tail
-from assistant.catalog import (
+from assistant.catalog.catalog import (
     AFFIRM,
     DEFAULT_SKILL,
     DENY,
@@ -31,6 +30,9 @@ from assistant.catalog import (
     MenuNode,
     SlotSpec,
 )
+from assistant.catalog.template import render
+from assistant.core.frames import IntentResult
+from assistant.core.turn import Transaction, Turn
 from assistant.dialog.keypad import (
     CLEAR,
     END,
@@ -45,14 +47,12 @@ from assistant.dialog.keypad import (
     value_from_keys,
 )
 from assistant.dialog.task import CONFIRMATION, Task, heard_values, refused
-from assistant.dialog.turn import Transaction, Turn
-from assistant.frames import IntentResult
 from assistant.queue.routing import CALLBACK as BOOKED
-from assistant.redaction import HIDDEN, has_digits, redact, says_pin
-from assistant.template import render
+from domain.masking import mask_numbers, tail
+from domain.redaction import HIDDEN, has_digits, redact, says_pin
 
 if TYPE_CHECKING:
-    from assistant.policy import Policy
+    from assistant.dialog.service import Policy
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.catalog import MENU_KEYS, Catalog, MenuNode, SlotSpec
-from assistant.template import render
+from assistant.catalog.catalog import MENU_KEYS, Catalog, MenuNode, SlotSpec
+from assistant.catalog.template import render
 
 END = "#"
 STAR = "*"

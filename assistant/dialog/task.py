@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from assistant.catalog import FunctionSpec, SlotSpec
+from assistant.catalog.catalog import FunctionSpec, SlotSpec
 
 CONFIRMATION = "confirmation"
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.base import Outcome
-from adapters.masking import tail
-from assistant.catalog import NUMBER_TYPES, Catalog, FunctionSpec, OutcomeReply, SlotSpec
-from assistant.template import render
+from assistant.catalog.catalog import NUMBER_TYPES, Catalog, FunctionSpec, OutcomeReply, SlotSpec
+from assistant.catalog.template import render
+from domain.masking import tail
 
 log = logging.getLogger(__name__)
 

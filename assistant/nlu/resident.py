@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.nlu.train import sidecar
 
 IDLE_EXIT_S = 2 * 3600

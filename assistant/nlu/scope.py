@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from assistant.catalog import DIALOG_ACTS, OUT_OF_SCOPE
-from assistant.nlu.data import data_files, parse_example, read_items
-from assistant.normalize import clean_text, normalize_numbers
+from assistant.catalog.catalog import DIALOG_ACTS, OUT_OF_SCOPE
+from assistant.nlu.normalize import clean_text, normalize_numbers
+from domain.nlu_data import data_files, parse_example, read_items
 
 # How much closer (cosine) the nearest out-of-scope example must be than the nearest one of the intent.
 MARGIN = 0.05

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from assistant.config import RUNTIME_DIR, Config
-from assistant.errors import AssistantError
-from assistant.nlu.data import data_files
-from assistant.vocabulary import Vocabulary
+from assistant.core.errors import AssistantError
+from domain.config import RUNTIME_DIR, Config
+from domain.nlu_data import data_files
+from domain.vocabulary import Vocabulary
 
 if TYPE_CHECKING:  # rasa loads TensorFlow: only where training needs it
     from rasa.shared.nlu.training_data.training_data import TrainingData

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from assistant.catalog import DIALOG_ACTS, DIALOGUE_FILE, FALLBACK, OUT_OF_SCOPE, UNKNOWN_INTENT, Catalog
-from assistant.config import Config
-from assistant.errors import AssistantError, DataFileError
-from assistant.nlu.data import Example, Item, Place, data_files, parse_example, read_items
-from assistant.slots import CANONICAL_ENTITIES, canonical_slots
-from assistant.vocabulary import Vocabulary
-from assistant.yamlfile import LineMap, load_yaml
+from assistant.catalog.catalog import DIALOG_ACTS, DIALOGUE_FILE, FALLBACK, OUT_OF_SCOPE, UNKNOWN_INTENT, Catalog
+from assistant.core.errors import AssistantError
+from assistant.nlu.slots import CANONICAL_ENTITIES, canonical_slots
+from domain.config import Config
+from domain.errors import DataFileError
+from domain.nlu_data import Example, Item, Place, data_files, parse_example, read_items
+from domain.vocabulary import Vocabulary
+from domain.yamlfile import LineMap, load_yaml
 
 ERROR, WARNING = "error", "warning"
 MISALIGNED = "misaligned-entity"

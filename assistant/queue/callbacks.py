@@ -19,14 +19,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from adapters.base import OK, Backend, run_settled
-from adapters.clock import in_beijing
-from adapters.masking import tail
-from assistant.errors import AssistantError
+from assistant.catalog.template import render
+from assistant.core.errors import AssistantError
+from assistant.nlu.slots import canonical_slots
 from assistant.queue.forecast import Forecast
 from assistant.queue.routing import WAITING, CallQueue, Entry
-from assistant.slots import canonical_slots
-from assistant.template import render
-from assistant.vocabulary import Vocabulary
+from domain.clock import in_beijing
+from domain.masking import tail
+from domain.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 

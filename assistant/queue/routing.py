@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.database import Row
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.queue.settings import QueueSettings
-from assistant.store import CallStore
+from assistant.storage.calls import CallStore
+from assistant.storage.database import Row
 
 AVAILABLE, ON_CALL, WRAP_UP, AWAY = "available", "on_call", "wrap_up", "away"
 STATES = (AVAILABLE, ON_CALL, WRAP_UP, AWAY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 DISPOSITIONS = ("resolved", "follow_up", "complaint_filed", "transferred", "no_answer")
 

@@ -1,0 +1,142 @@
+"""What a running assistant holds, loaded once per process, and the call pipeline built from it."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from adapters import backend_clock, open_backend
+from assistant.catalog.catalog import Catalog
+from assistant.catalog.template import names, render
+from assistant.core.pipeline import Pipeline, Processor
+from assistant.dialog.dialog import Dialog
+from assistant.dialog.responder import Responder
+from assistant.dialog.service import DialogSettings, Policy
+from assistant.nlu.normalize import Normalizer
+from assistant.nlu.resident import ResidentNlu
+from assistant.nlu.scope import ScopeCheck
+from assistant.nlu.train import train
+from assistant.nlu.understanding import Understander, Understanding
+from assistant.queue.hold import HoldLine
+from assistant.queue.settings import QueueSettings
+from assistant.speech.asr.base import Recognizer
+from assistant.speech.engines import make_recognizer, make_synthesizer, whisper_prompt
+from assistant.speech.speaker import Speaker
+from assistant.speech.transcriber import Transcriber
+from assistant.speech.tts.base import Synthesizer
+from assistant.speech.tts.prompt_cache import PromptCache
+from assistant.speech.tts.sentences import split_sentences
+from assistant.speech.vad import Vad
+from assistant.storage.calls import CallStore, database_location
+from assistant.transports.wav import HeardRecording, hear_recording
+from domain.clock import Clock
+from domain.config import Config
+from domain.vocabulary import Vocabulary
+
+# How many names of each kind go into the ASR prompt (lookup tables list the most asked-for first).
+_PROMPT_NAMES = {"currency": 4, "bill_type": 6, "stock": 6}
+
+
+class Assistant:
+    def __init__(self, config: Config, on_wait: Any = None) -> None:
+        self.config = config
+        self.on_wait = on_wait  # called while waiting for the NLU process to come up
+        self.catalog = Catalog.load(config.intents_dir)
+        self.vocabulary = Vocabulary.load(config.nlu_dir)
+        self.terms = self.catalog.vocabulary() + self.vocabulary.terms()
+        self.normalizer = Normalizer(self.terms)
+        self._recognizers: dict[int, Recognizer] = {}
+
+    @cached_property
+    def understanding(self) -> Understanding:
+        parser = ResidentNlu(train(self.config), on_wait=self.on_wait)
+        scope = ScopeCheck.from_data(self.config.nlu_dir)
+        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope, self.clock())
+
+    def recognizer(self, sample_rate: int) -> Recognizer:
+        """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
+        if sample_rate not in self._recognizers:
+            recognizer = make_recognizer(self.config, sample_rate, self.asr_prompt())
+            if hasattr(recognizer, "judge"):  # Whisper weighs its runners-up by what the NLU makes of them
+                recognizer.judge = self.sureness
+            self._recognizers[sample_rate] = recognizer
+        return self._recognizers[sample_rate]
+
+    def sureness(self, text: str) -> float:
+        """How sure the NLU is that a transcript asks for a function: its confidence; 0 when it names
+        none (a fallback, or a dialog act: 是的 misheard as 使等 came out a confident "no", and a wrong
+        yes or no costs more than asking again)."""
+        result = self.understanding.understand(text)
+        return 0.0 if result.function is None else result.confidence
+
+    def asr_prompt(self) -> str:
+        titles = [f.title for f in self.catalog.functions.values()]
+        names = [self.vocabulary.names_in(table)[:n] for table, n in _PROMPT_NAMES.items()]
+        return whisper_prompt(titles, names)
+
+    @cached_property
+    def synthesizer(self) -> Synthesizer:
+        return make_synthesizer(self.config)
+
+    @cached_property
+    def prompt_cache(self) -> PromptCache:
+        synth = self.synthesizer
+        return PromptCache(synth, self.config.voices_dir / "cache" / synth.name)
+
+    def fixed_sentences(self) -> frozenset[str]:
+        """Every sentence the catalog says word for word: worth synthesising once, at setup."""
+        texts = list(self.catalog.replies.values())
+        texts += [prompt for prompt in self.catalog.prompts.values() if not list(names(prompt))]
+        for function in self.catalog.functions.values():
+            texts += [slot.prompt for slot in function.slots]
+            texts.append(render(function.opening, {}))
+        return frozenset(s for text in texts for s in split_sentences(text))
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The dialog policy over the catalog, the back end (config.yml `adapters:`), the call store and
+        the hand-off queue in it (config.yml `queue:`)."""
+        section = self.config.section("dialog")
+        settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", DialogSettings.threshold))
+        clock = self.clock()
+        store = CallStore(database_location(self.config), clock)
+        return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
+                      QueueSettings.from_config(self.config.section("queue")))
+
+    def clock(self) -> Clock:
+        """The sandbox bank's clock when config.yml pins it, so trading hours agree with the bank."""
+        return backend_clock(self.config)
+
+    def dialog(self, caller: str | None = None) -> Dialog:
+        return self.policy.open(caller)
+
+    def hear_recording(self, path: Path) -> HeardRecording:
+        """What the assistant understands of a recording, heard as a call hears it."""
+        return hear_recording(self, path)
+
+    def hearing(self, sample_rate: int) -> list[Processor]:
+        """Caller audio at `sample_rate` to IntentResult: the stages a call and `nlu test --voice` share."""
+        return [Vad(Vad.settings_from(self.config.section("vad")), sample_rate),
+                Transcriber(self.recognizer(sample_rate), self.normalizer.normalize),
+                Understander(self.understanding)]
+
+    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True,
+                 caller: str | None = None, listen: bool = True) -> Pipeline:
+        """The whole call flow of one call from `caller` (a phone number, if known), caller audio in
+        at `sample_rate`, ending in `outputs`; without `listen`, typed text in instead of audio."""
+        stages = self.hearing(sample_rate) if listen else [Understander(self.understanding)]
+        dialog = self.dialog(caller)
+        stages.append(Responder(dialog))
+        if speak:
+            speaker = Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences())
+            stages.append(speaker)
+            if listen:  # typed text has no audio clock to pace hold audio by
+                stages.append(self.hold_line(dialog, speaker))
+        return Pipeline(stages + outputs)
+
+    def hold_line(self, dialog: Dialog, speaker: Speaker) -> HoldLine:
+        """Hold audio for `dialog`'s caller while they wait for a person (config.yml `queue:`)."""
+        queue = self.policy.queue
+        return HoldLine(lambda ticket: queue.entry(ticket).status, dialog.queue_notice, speaker.pcm,
+                        self.synthesizer.sample_rate, queue.settings.hold_announce_s,
+                        self.catalog.prompts["agent_connecting"])

@@ -1,0 +1,191 @@
+"""faster-whisper (CTranslate2, int8 on CPU) decoding whole utterances.
+
+Whisper is not a streaming model: it encodes a fixed 30 s window, so each decode costs about the same
+whatever the utterance length. The Transcriber hides that by decoding speculatively when the caller
+pauses; this module only decodes. The beam's runners-up come with the best hypothesis at no extra
+cost; when the NLU is unsure of the best one, a runner-up it is sure of is taken instead.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+from pypinyin import lazy_pinyin
+from rapidfuzz.fuzz import ratio
+
+from assistant.core.audio import to_float
+from assistant.core.errors import ModelNotFoundError
+
+# Whisper's usual guards against decoding noise or silence into text.
+_NO_SPEECH = 0.6
+_LOW_LOGPROB = -1.0
+_NOT_WORD = re.compile(r"[\W_]+")
+# Silence appended to every utterance. Cut at a pause, a phone utterance ends 150 ms after its last
+# word, and Whisper then often mishears that word (我要卖股票 → 我要买股票); with half a second of
+# silence after it, 34 of banking_dev's 38 telephone requests route right instead of 29.
+_TAIL_SILENCE_S = 0.5
+# Whisper reads at most this many prompt tokens, the last ones (as faster-whisper keeps them). Today's
+# prompt is 268 tokens, so its canary is cut off; given whole, banking_dev routed worse (clean 32, phone 30).
+_PROMPT_TOKENS = 223
+# Beam search keeps this many hypotheses anyway: asking for them all costs no decode time.
+_HYPOTHESES = 5
+# Below this NLU confidence a transcript is unsure, and a runner-up the NLU is at least this sure of
+# replaces it (卡修委托 → 查询委托); 0.8 keeps 换一首歌 heard as 贵州客 (inform 0.51) out of banking.
+_SURE = 0.8
+# A runner-up must be nearly as likely to Whisper (mean log probability per token) as the best one.
+_MARGIN = 0.5
+# How alike, 0–100 over the toneless pinyin, a transcript and an unprompted decode must sound for the
+# transcript to count as heard even though it matches the prompt (外汇买卖 heard as 回回买买 unprompted).
+_SOUNDS_ALIKE = 70
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+class Hypothesis(NamedTuple):
+    text: str
+    logprob: float  # mean per token
+
+
+@lru_cache(maxsize=None)
+def _load_model(model_path: Path, compute_type: str, threads: int) -> WhisperModel:
+    # Shared by the recognisers of every stream rate: all decode 16 kHz audio.
+    return WhisperModel(str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+
+
+def copied_from_prompt(text: str, prompt: str, canary: str) -> bool:
+    """True when a transcript looks copied from the prompt rather than heard: it holds two characters
+    in a row of the canary sentence, it is nothing but a stretch of the prompt (是的 heard as 贵州茅),
+    or it enumerates with 、 as the prompt does and names something from it."""
+    if from_canary(text, canary):
+        return True
+    prompt = _NOT_WORD.sub("", prompt)
+    pieces = [p for p in _NOT_WORD.split(text) if p]
+    if "、" in text:
+        return any(len(p) > 1 and p in prompt for p in pieces)
+    return bool(pieces) and "".join(pieces) in prompt
+
+
+def from_canary(text: str, canary: str) -> bool:
+    """True when a transcript holds two characters in a row of the canary sentence."""
+    return any(canary[i : i + 2] in text for i in range(len(canary) - 1))
+
+
+def sounds_alike(text: str, other: str) -> bool:
+    """True when the two transcripts' Chinese characters sound nearly the same, tones ignored."""
+    syllables = ["".join(lazy_pinyin("".join(_CJK.findall(t)))) for t in (text, other)]
+    return all(syllables) and ratio(*syllables) >= _SOUNDS_ALIKE
+
+
+class WhisperRecognizer:
+    name = "whisper"
+    sample_rate = 16000
+    decodes_at_end = True  # no partials while audio arrives: worth decoding speculatively at pauses
+
+    def __init__(
+        self,
+        model_path: Path,
+        prompt: str | None = None,
+        canary: str | None = None,
+        compute_type: str = "int8",
+        beam_size: int = 5,
+        threads: int = 2,
+        language: str = "zh",
+    ) -> None:
+        if not (model_path / "model.bin").is_file():
+            raise ModelNotFoundError(f"no Whisper model in {model_path} (expected model.bin there)")
+        self.model = _load_model(model_path.resolve(), compute_type, threads)
+        self.prompt = prompt
+        self.canary = canary
+        self.beam_size = beam_size
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+        self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        # How sure the NLU is that a transcript asks for a function (0 when it asks for none); set by
+        # the assistant. When it is unsure of the best hypothesis, a runner-up it is sure of is taken.
+        self.judge: Callable[[str], float] | None = None
+
+    def decode(self, pcm: bytes) -> str:
+        if len(pcm) < self.sample_rate // 10 * 2:  # under 0.1 s: nothing Whisper can read
+            return ""
+        audio = np.concatenate([to_float(pcm), np.zeros(int(_TAIL_SILENCE_S * self.sample_rate), np.float32)])
+        encoded = self._encode(audio)  # once: every decode below reads the same encoding
+        hypotheses = self._generate(encoded, self.prompt)
+        best = hypotheses[0].text if hypotheses else ""
+        if self.prompt and copied_from_prompt(best, self.prompt, self.canary or ""):
+            # the prompt may have leaked into the transcript: decode again with only the canary, which
+            # keeps Whisper in simplified Mandarin without offering it domain words to copy, and keep
+            # the prompted words only when that decode heard the same sounds (a caller saying a title)
+            unprompted = self._generate(encoded, f"{self.canary}。" if self.canary else None, 1)
+            heard = unprompted[0].text if unprompted else ""
+            return best if sounds_alike(best, heard) and not from_canary(best, self.canary or "") else heard
+        return self._surest(hypotheses)
+
+    def _surest(self, hypotheses: list[Hypothesis]) -> str:
+        """The best hypothesis, or a near runner-up when the NLU is unsure of the best and sure of it."""
+        if not hypotheses or self.judge is None or self.judge(hypotheses[0].text) >= _SURE:
+            return hypotheses[0].text if hypotheses else ""
+        best = hypotheses[0]
+        sureness = {h.text: self.judge(h.text) for h in hypotheses[1:]
+                    if best.logprob - h.logprob <= _MARGIN
+                    and not (self.prompt and copied_from_prompt(h.text, self.prompt, self.canary or ""))}
+        surest = max(sureness, key=sureness.__getitem__, default=None)
+        return surest if surest is not None and sureness[surest] >= _SURE else best.text
+
+    def _encode(self, audio: np.ndarray) -> ctranslate2.StorageView:
+        features = self.model.feature_extractor(audio)
+        return self.model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
+
+    def _generate(self, encoded: ctranslate2.StorageView, prompt: str | None,
+                  n: int = _HYPOTHESES) -> list[Hypothesis]:
+        """Up to `n` beam hypotheses, best first; none when Whisper finds no speech.
+
+        faster-whisper's transcribe() with temperature 0, no timestamps and no previous text, without
+        encoding the audio again for each prompt. No temperature fallback: on noisy calls it re-decodes
+        up to five times with sampling, taking 10 s or more and giving a different transcript each run.
+        """
+        result = self.model.model.generate(
+            encoded,
+            [self._prompt_tokens(prompt)],
+            beam_size=max(self.beam_size, n),
+            num_hypotheses=n,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self.suppress,
+            max_length=self.model.max_length,
+        )[0]
+        hypotheses = []
+        for tokens, score in zip(result.sequences_ids, result.scores):
+            logprob = score * len(tokens) / (len(tokens) + 1)  # as faster-whisper averages it
+            if not (result.no_speech_prob > _NO_SPEECH and logprob < _LOW_LOGPROB):
+                hypotheses.append(Hypothesis(self.tokenizer.decode(tokens).strip(), logprob))
+        return hypotheses
+
+    def _prompt_tokens(self, prompt: str | None) -> list[int]:
+        tokens = []
+        if prompt:
+            tokens = [self.tokenizer.sot_prev, *self.tokenizer.encode(" " + prompt.strip())[-_PROMPT_TOKENS:]]
+        return [*tokens, *self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+
+    def stream(self) -> WhisperStream:
+        return WhisperStream(self)
+
+
+class WhisperStream:
+    def __init__(self, recognizer: WhisperRecognizer) -> None:
+        self.recognizer = recognizer
+        self.audio = bytearray()
+
+    def accept(self, pcm: bytes) -> str | None:
+        self.audio += pcm
+        return None
+
+    def finish(self) -> str:
+        return self.recognizer.decode(bytes(self.audio))
