@@ -1,4 +1,4 @@
-"""Calls through the real dialog policy, the real sandbox bank and the real call store.
+"""Calls through the real dialog service, the real sandbox bank and the real call store.
 
 Each test gets its own copy of a sandbox database seeded once per run (adapters/sandbox/seed.yml:
 张三 calls from 13800138000, PIN 147258) and its own call store, with the bank's clock pinned to a
@@ -26,7 +26,7 @@ from assistant.core.frames import IntentResult
 from assistant.core.turn import Turn
 from assistant.dialog.dialog import Dialog
 from assistant.dialog.keypad import END
-from assistant.dialog.service import Policy
+from assistant.dialog.service import DialogService
 from assistant.queue.settings import QueueSettings
 from assistant.storage.calls import CallStore
 from domain.clock import PinnedClock
@@ -66,12 +66,12 @@ class World:
                                    clock=self.clock)
         self.store = CallStore(self.store_location, self.clock)
 
-    def policy(self, backend: Backend | None = None) -> Policy:
-        return Policy(CATALOG, VOCABULARY.display, backend or self.bank, self.store, self.clock,
+    def dialogs(self, backend: Backend | None = None) -> DialogService:
+        return DialogService(CATALOG, VOCABULARY.display, backend or self.bank, self.store, self.clock,
                       queue_settings=QUEUE)
 
     def call(self, caller: str | None = CALLER, backend: Backend | None = None) -> Call:
-        return Call(self.policy(backend).open(caller))
+        return Call(self.dialogs(backend).open(caller))
 
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         """Rows of the bank's database."""

@@ -33,7 +33,7 @@ LOCKED_CALL = {
 def hand_off(store: CallStore, **context: Any) -> int:
     """A waiting ticket with the locked call's context, `context` changing any of it; its number."""
     details = {**LOCKED_CALL, **context}
-    return store.add_handoff(store.open_call(details["caller"]), **details)
+    return store.tickets.add(store.open_call(details["caller"]), **details)
 
 
 def book_callback(store: CallStore, due_at: str, phone: str = "13912345678", **context: Any) -> int:

@@ -306,3 +306,19 @@ def test_a_duplicate_key_is_refused(tmp_path):
 def test_all_slot_types_are_known():
     assert SLOT_TYPES == {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee",
                           "phone_number", "when", "text", "choice", "pin"}
+
+
+@pytest.mark.parametrize("actions, problem", [
+    ("actions:\n  verify_pin: banking.verify\n", ":2: actions: verify_pin: unknown action 'banking.verify'"),
+    ("actions:\n  identify: notify.sms\n", ":2: actions: identify: notify.sms must take phone (it takes: phone, text)"),
+    ("actions:\n  callback: crm.callback\n", ":2: actions: actions: missing 'sms'"),
+])
+def test_the_dialogs_own_actions_are_checked(tmp_path, actions, problem):
+    write_catalog(tmp_path, VALID, actions + DIALOGUE)
+    message = load_error(tmp_path)
+    assert message.startswith(f"{tmp_path / 'dialogue.yml'}{problem}"), message
+
+
+def test_a_function_that_verifies_needs_the_pin_action(tmp_path):
+    write_catalog(tmp_path, VALID.replace("    title: 买入股票\n", "    title: 买入股票\n    verify: true\n"))
+    assert "actions: missing 'verify_pin' (function 'stock_buy' says verify)" in load_error(tmp_path)

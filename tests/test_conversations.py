@@ -1,4 +1,4 @@
-"""One conversation per catalog function, through the real policy and the real sandbox bank.
+"""One conversation per catalog function, through the real dialog service and the real sandbox bank.
 
 Utterances are fed as the NLU understands them (intent, confidence, canonical slots), so these run
 in milliseconds; tests/test_dialog_nlu.py says the same things through the real NLU. After each

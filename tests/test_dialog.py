@@ -1,7 +1,7 @@
 """The dialog across turns: several slots at once, corrections, cancelling, questions in between, yes
 and no by voice and keys, misses, the key menu, PINs, people, and outcomes that went wrong.
 
-Through the real policy and the real sandbox bank (tests/conversation.py); utterances are fed as
+Through the real dialog service and the real sandbox bank (tests/conversation.py); utterances are fed as
 the NLU understands them. Back ends that lose answers or are down wrap the real one.
 """
 from __future__ import annotations

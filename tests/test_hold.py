@@ -2,7 +2,7 @@
 predicted wait said again, stopping for the caller, an agent, a callback or the end of the call.
 
 Real calls, dialog and queue (tests/conversation.py); speech is a stand-in of fixed length, since these
-tests are about pacing, except the one through `Assistant.pipeline`, which speaks with espeak-ng.
+tests are about pacing, except the one through `VoiceService.pipeline`, which speaks with espeak-ng.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from assistant.core.frames import (
 )
 from assistant.core.pipeline import Pipeline, Processor
 from assistant.queue.hold import HoldLine
-from assistant.runtime.voice import Assistant
+from assistant.runtime.voice import VoiceService
 from assistant.speech.engines import synthesizer_for
 from assistant.speech.tts.prompt_cache import PromptCache
 
@@ -183,11 +183,11 @@ class Collect(Processor):
         return [frame]
 
 
-def assistant_on(world: World, tmp_path: Path) -> Assistant:
+def assistant_on(world: World, tmp_path: Path) -> VoiceService:
     """The real assistant over this test's bank and call store, speaking with espeak-ng; understanding
     and hearing are left out (the test hands it what the NLU understood)."""
-    assistant = Assistant(CONFIG)
-    assistant.policy = world.policy()
+    assistant = VoiceService(CONFIG)
+    assistant.dialogs = world.dialogs()
     assistant.synthesizer = synthesizer_for("espeak-cmn", CONFIG)
     assistant.prompt_cache = PromptCache(assistant.synthesizer, tmp_path)
     assistant.understanding = None  # type: ignore[assignment]  # never asked: no transcripts come

@@ -138,7 +138,7 @@ def test_a_callback_booked_from_the_menu_is_queued_too(world: World) -> None:
     call.keys(OTHER_PHONE)
     turn = call.keys("1")
     assert turn.escalation is None and "预约短信已发到您尾号5678的手机" in turn.say
-    (entry,) = world.policy().queue.booked()
+    (entry,) = world.dialogs().queue.booked()
     assert (entry.reason, entry.skill, entry.function, entry.status) == ("callback", "general", "callback_request", "callback")
     assert entry.callback == {"phone": OTHER_PHONE, "due_at": "2025-01-07T10:00:00+08:00", "confirmation": "unconfirmed"}
 
@@ -148,7 +148,7 @@ def test_sms_replies_confirm_ask_to_change_and_move_the_callback(busy: World) ->
     call.keys("2")
     call.keys("1")
     ticket = call.turns[0].escalation
-    desk = busy.policy().callbacks
+    desk = busy.dialogs().callbacks
     assert desk.reply(CALLER, "１") == CONFIRMED  # a full-width digit from a phone keyboard
     assert booking(busy, ticket)["confirmation"] == "confirmed"
     assert outbox(busy)[-1] == (CALLER, "【示范银行】您已确认1月6日10点15分的回电，届时请保持电话畅通。")
@@ -190,13 +190,14 @@ def test_a_due_callback_survives_a_restart_and_is_handed_out_once(busy: World) -
     call.keys("1")
     ticket = call.turns[0].escalation
     queue(busy).set_agent("李明", ["general"])
-    assert busy.policy().callbacks.dispatch() == []  # not due yet
+    assert busy.dialogs().callbacks.dispatch() == []  # not due yet
 
     def reopened(at: datetime) -> Callbacks:
         """The queue as a new process sees it: a new connection, nothing carried over but the file."""
         store = CallStore(busy.store_location, PinnedClock(at))
-        return Callbacks(Forecast(CallQueue(store, busy.policy().queue.settings)), busy.bank,
-                         busy.policy().catalog.prompts, str)
+        return Callbacks(Forecast(CallQueue(store, busy.dialogs().queue.settings)), busy.bank,
+                         busy.dialogs().catalog.prompts, str,
+                         busy.dialogs().catalog.actions.sms)
 
     handed = reopened(datetime(2025, 1, 6, 10, 16)).dispatch()
     assert [(e.ticket, e.agent, e.status) for e in handed] == [(ticket, "李明", "taken")]

@@ -1,7 +1,7 @@
 """Every hand-off the dialog makes becomes a queue entry in the right skill group, with its context,
 and the caller hears their place and the predicted wait.
 
-Real conversations through tests/conversation.py (the real policy, sandbox bank and call store); the
+Real conversations through tests/conversation.py (the real dialog service, sandbox bank and call store); the
 skill groups come from `skill:` in intents/*.yml, priorities and reason overrides from config.yml
 `queue:`.
 """
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.both_databases  # the queue on SQLite and on PostgreSQL
 
 
 def queue(world: World) -> CallQueue:
-    return world.policy().queue
+    return world.dialogs().queue
 
 
 def waiting_entry(world: World, ticket: int | None) -> Entry:
@@ -137,7 +137,7 @@ def test_the_caller_hears_the_place_and_the_erlang_c_wait(world: World) -> None:
     desk.set_agent("王芳", ["general"])
     desk.set_agent("李明", ["general", "cards"])
     for _ in range(16):  # callers who hung up before an agent answered: arrivals all the same
-        world.store.add_handoff(world.store.open_call(None), reason="no_match", caller=None, customer_id=None, verification="unverified",
+        world.store.tickets.add(world.store.open_call(None), reason="no_match", caller=None, customer_id=None, verification="unverified",
                                 function=None, intent=None, slots={}, transcript=[], status="abandoned")
         world.clock.advance(minutes=3)
     answered = three_misses(world).turns[-1]

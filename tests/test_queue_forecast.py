@@ -74,7 +74,7 @@ def desk(call_database: str) -> tuple[CallStore, CallQueue, Forecast]:
 
 
 def add_ticket(store: CallStore, skill: str, status: str = "waiting") -> int:
-    return store.add_handoff(store.open_call(None), reason="caller_request", caller=None, customer_id=None,
+    return store.tickets.add(store.open_call(None), reason="caller_request", caller=None, customer_id=None,
                              verification="unverified", function=None, intent=None, slots={}, transcript=[],
                              skill=skill, status=status)
 

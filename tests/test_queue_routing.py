@@ -44,7 +44,7 @@ def queue(store: CallStore) -> CallQueue:
 def arrive(queue: CallQueue, store: CallStore, reason: str, skill: str, **context: object) -> int:
     """A ticket as the dialog opens it; the clock moves on a second."""
     skill, priority = queue.route(reason, skill)
-    ticket = store.add_handoff(store.open_call("13800138000"), reason=reason, caller="13800138000",
+    ticket = store.tickets.add(store.open_call("13800138000"), reason=reason, caller="13800138000",
                                customer_id=None, verification="unverified", function=None, intent=None, slots={}, transcript=[],
                                skill=skill, priority=priority, **context)
     store.clock.advance(seconds=1)

@@ -21,8 +21,10 @@ Every `*.yml` file except `dialogue.yml` holds `functions:`, one entry per funct
     skill     the agents' skill group that takes its calls when they go to a person (default: general)
 
 `dialogue.yml` holds `replies:` (answers to intents that are not functions; `nlu_fallback` and
-`unknown_intent` must exist), `prompts:` (the dialog's own sentences, all of PROMPTS), `terms:` (how
-back-end codes in outcome data are said: filled -> 已成交) and `outcomes:`
+`unknown_intent` must exist), `prompts:` (the dialog's own sentences, all of PROMPTS), `actions:` (the
+back-end actions the dialog runs itself, by their role in ENGINE_ACTIONS: `verify_pin` is needed once
+a function says `verify`, `sms` once one books callbacks), `terms:` (how back-end codes in outcome
+data are said: filled -> 已成交) and `outcomes:`
 (the outcome replies of every function unless it says otherwise; "ok", "rejected", "failed" and
 "unknown" must exist; "ok" is also said when a function's own ok reply names a value the outcome
 lacks). Templates are in the language of assistant/template.py: slot names, and in
@@ -59,6 +61,7 @@ REQUIRED_OUTCOMES = (OK_OUTCOME, "rejected", "failed", "unknown")
 
 # The dialog's own sentences in dialogue.yml `prompts:`, each with the names it may use.
 PROMPTS: dict[str, frozenset[str]] = {
+    "greeting": frozenset(),              # the first words of every inbound call, before the caller speaks
     "sorry": frozenset(),                 # before asking again what was not understood
     "cancelled": frozenset(),
     "anything_else": frozenset(),         # after a function is done
@@ -86,6 +89,14 @@ PROMPTS: dict[str, frozenset[str]] = {
     "sms_confirmed": frozenset({"when"}),
     "sms_change": frozenset(),            # reply 2: asks for the time that suits
     "sms_unclear": frozenset(),           # a reply that is neither 1, 2 nor a time
+}
+# The roles of the back-end actions the dialog runs itself (dialogue.yml `actions:`), each with the
+# params the dialog passes it or reads from the function that has it.
+ENGINE_ACTIONS: dict[str, frozenset[str]] = {
+    "identify": frozenset({"phone"}),  # who calls, by their caller id: -> {customer_id}
+    "verify_pin": frozenset({"pin"}),  # the PIN the caller typed
+    "callback": frozenset({"phone", "when"}),  # a function with this action books a callback in the queue
+    "sms": frozenset({"phone", "text"}),  # tells the caller a booked callback's time
 }
 MENU_KEYS = "123456789"
 DEFAULT_SKILL = "general"
@@ -175,6 +186,16 @@ class FunctionSpec:
         return next(slot for slot in self.slots if slot.name == name)
 
 
+@dataclass(frozen=True)
+class EngineActions:
+    """The back-end action of each role in ENGINE_ACTIONS; None: the catalog names none."""
+
+    identify: str | None = None
+    verify_pin: str | None = None
+    callback: str | None = None
+    sms: str | None = None
+
+
 @dataclass
 class MenuNode:
     title: str
@@ -188,10 +209,11 @@ class MenuNode:
 class Catalog:
     def __init__(self, functions: dict[str, FunctionSpec], replies: dict[str, str],
                  prompts: dict[str, str], terms: dict[str, str], outcomes: dict[str, OutcomeReply],
-                 menu: MenuNode) -> None:
+                 menu: MenuNode, actions: EngineActions = EngineActions()) -> None:
         self.functions = functions
         self.replies = replies
         self.prompts = prompts
+        self.actions = actions
         self.terms = terms
         self.outcomes = outcomes
         self.menu = menu
@@ -240,8 +262,8 @@ class Catalog:
                     claimed[intent] = (function.id, f"{path}:{lines['intents']}")
                 if function.menu:
                     _add_to_menu(menu, function, path, lines["menu"])
-        dialogue = _read_dialogue(directory / DIALOGUE_FILE, claimed)
-        return cls(functions, *dialogue, menu)
+        *dialogue, actions = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
+        return cls(functions, *dialogue, menu, actions)
 
 
 def _add_to_menu(root: MenuNode, function: FunctionSpec, path: Path, line: int) -> None:
@@ -514,9 +536,9 @@ def _read_hours(path: Path, fields: _Fields) -> Hours:
     return Hours(frozenset(WEEKDAYS[d] for d in days), tuple(spans), hours.template("closed", set()))
 
 
-def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]]
-                   ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, OutcomeReply]]:
-    fields = _top_level(path, frozenset({"replies", "prompts", "terms", "outcomes"}),
+def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]], functions: dict[str, FunctionSpec]
+                   ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, OutcomeReply], EngineActions]:
+    fields = _top_level(path, frozenset({"replies", "prompts", "actions", "terms", "outcomes"}),
                         ("replies", "prompts", "outcomes"))
     replies = fields.mapping["replies"]
     for intent, reply in replies.items():
@@ -537,5 +559,30 @@ def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]]
         if not isinstance(words, str) or not words:
             raise file_error(path, terms.line_of(code), f"terms: '{code}' must be the words said for it")
     outcomes = _read_outcomes(fields, "outcomes", set(), set(), set(), REQUIRED_OUTCOMES)
-    return dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes
+    actions = _read_engine_actions(fields, functions)
+    return dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes, actions
+
+
+def _read_engine_actions(fields: _Fields, functions: dict[str, FunctionSpec]) -> EngineActions:
+    mapping = fields.get("actions", LineMap, LineMap())
+    entries = _Fields(fields.path, mapping, fields.mapping.line_of("actions"), "actions", frozenset(ENGINE_ACTIONS))
+    named = {}
+    for role, passed in ENGINE_ACTIONS.items():
+        action = entries.get(role, str, None)
+        if action is None:
+            continue
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise entries.error(role, f"{role}: unknown action '{action}' (the actions are listed in adapters/base.py)")
+        accepted = set(spec.required) | set(spec.optional)
+        if not set(spec.required) <= passed <= accepted:
+            raise entries.error(role, f"{role}: {action} must take {', '.join(sorted(passed))} "
+                                      f"(it takes: {', '.join(sorted(accepted)) or 'none'})")
+        named[role] = action
+    verifying = next((f.id for f in functions.values() if f.verify), None)
+    if verifying and "verify_pin" not in named:
+        raise fields.error("actions", f"actions: missing 'verify_pin' (function '{verifying}' says verify)")
+    if "callback" in named and "sms" not in named:
+        raise entries.error("callback", "actions: missing 'sms' (booked callbacks are told by SMS)")
+    return EngineActions(**named)
 

@@ -4,8 +4,9 @@ the agents and their states, the booked callbacks, and an agent's own call.
 A call comes with its raw ids and slot values (for scripts) and beside them what an agent reads: the
 function's and the intent's titles from the catalog and the slot values as the dialog says them.
 The snapshot is the same for every user; the caller's number appears in it by its last 4 digits
-only (the agent who takes a call sees it whole). `fingerprint` is a few aggregate queries that change
-whenever the snapshot would, so a server can look for changes made by any process cheaply.
+only (the agent who takes a call sees it whole). `fingerprint` (a few aggregates of the tickets, and
+the agents) changes whenever the snapshot would, so a server can look for changes made by any
+process cheaply.
 """
 from __future__ import annotations
 
@@ -20,14 +21,6 @@ from domain.masking import mask_number
 
 # A queue this long is shown by its head and its length: the snapshot goes to every desk on each change.
 SHOWN_WAITING = 100
-# Every ticket status change moves a count (statuses only move forward: waiting → taken → done,
-# waiting → callback → taken, waiting → abandoned), agents are few, booked callbacks fewer.
-_FINGERPRINT = (
-    "SELECT status, COUNT(*) AS n FROM handoffs GROUP BY status ORDER BY status",
-    "SELECT name, skills, state, since FROM agents ORDER BY name",
-    "SELECT c.ticket, c.due_at, c.confirmation FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-    "WHERE h.status = 'callback' ORDER BY c.ticket",
-)
 
 
 class Board:
@@ -38,7 +31,8 @@ class Board:
         self.catalog = wording.catalog
 
     def fingerprint(self) -> tuple[tuple[tuple[Any, ...], ...], ...]:
-        return tuple(tuple(tuple(row.values()) for row in self.queue.db.rows(sql)) for sql in _FINGERPRINT)
+        agents = tuple((a.name, a.skills, a.state, a.since) for a in self.queue.agents())  # agents are few
+        return (*self.queue.tickets.fingerprint(), agents)
 
     def snapshot(self) -> dict[str, Any]:
         waiting = self.queue.waiting()

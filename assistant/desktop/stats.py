@@ -1,7 +1,7 @@
 """Supervisor figures over a time window; by default today, in Beijing time (the store's clock).
 
 Tickets count in the window in which they entered the queue, calls in the one in which they started.
-Plain SQL picks the rows; the arithmetic is Python's (times are ISO 8601 text), so it is the same on
+Plain SQL picks the rows (assistant/storage/tickets.py); the arithmetic is Python's (times are ISO 8601 text), so it is the same on
 SQLite and PostgreSQL.
 
     answered          tickets an agent took from the live queue (callbacks are counted apart, below)
@@ -31,6 +31,7 @@ from assistant.desktop.settings import DesktopSettings
 from assistant.queue.forecast import seconds_between
 from assistant.queue.routing import CallQueue
 from assistant.storage.database import Row
+from assistant.storage.tickets import ABANDONED, DONE
 from domain.clock import in_beijing
 
 HOUR = timedelta(hours=1)
@@ -72,7 +73,7 @@ class Tally:
         self.arrivals += 1
         if ticket["callback"] is not None:
             return
-        if ticket["status"] == "abandoned":
+        if ticket["status"] == ABANDONED:
             self.abandoned += 1
         elif ticket["taken_at"] is not None:
             speed = seconds_between(ticket["created_at"], ticket["taken_at"])
@@ -128,27 +129,21 @@ class Stats:
         now = queue.clock()
         window = window or Window.day_of(now)
         bounds = (queue.stamp(window.since), queue.stamp(window.until))
-        tickets = queue.db.rows(
-            "SELECT h.created_at, h.status, h.taken_at, h.ended_at, h.disposition, c.ticket AS callback "
-            "FROM handoffs h LEFT JOIN callbacks c ON c.ticket = h.id WHERE h.created_at >= ? AND h.created_at < ?",
-            bounds)
+        tickets = queue.tickets.entered(*bounds)
         total, hours = Tally(), [Tally() for _ in range(_hours(window, now))]
         for ticket in tickets:
             total.add(ticket, settings.service_level_s)
             index = int(seconds_between(bounds[0], ticket["created_at"]) // HOUR.total_seconds())
             if index < len(hours):
                 hours[index].add(ticket, settings.service_level_s)
-        handled = [seconds_between(t["taken_at"], t["ended_at"]) for t in tickets if t["status"] == "done"]
+        handled = [seconds_between(t["taken_at"], t["ended_at"]) for t in tickets if t["status"] == DONE]
 
-        due = queue.db.rows("SELECT c.due_at, h.taken_at FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-                            "WHERE c.due_at >= ? AND c.due_at < ? AND c.due_at <= ?", (*bounds, queue.stamp(now)))
+        due = queue.tickets.callbacks_falling_due(*bounds, queue.stamp(now))
         grace_s = settings.callback_grace_min * 60
         kept = sum(row["taken_at"] is not None and seconds_between(row["due_at"], row["taken_at"]) <= grace_s
                    for row in due)
 
-        calls = queue.db.rows("SELECT c.id, c.ended_at, COUNT(h.id) AS handoffs FROM calls c LEFT JOIN handoffs h "
-                              "ON h.call_id = c.id WHERE c.started_at >= ? AND c.started_at < ? "
-                              "GROUP BY c.id, c.ended_at", bounds)
+        calls = queue.tickets.calls_started(*bounds)
         contained = sum(row["ended_at"] is not None and row["handoffs"] == 0 for row in calls)
 
         return Figures(

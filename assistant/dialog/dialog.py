@@ -1,7 +1,8 @@
 """One call: what each caller turn (an understood utterance or a key entry) does to its state.
 
-The state is the function in progress (a Task), the ones left for a question in between (resumed
-when it is done), the key menu position, the caller's verification, and the misses in a row. Every
+The state is the function in progress (a Task, task.py), the ones left for a question in between
+(resumed when it is done), the key menu position, the caller's verification (verification.py), the
+hand-off ticket (handoff.py), a callback being booked (callback.py) and the misses in a row. Every
 function is handled alike, from its catalog entry: fill slots (several at once, corrections at any
 time), check the caller's PIN where it says `verify`, confirm, run its action once through the back
 end with one idempotency key, and say the outcome. A person takes over when the caller asks, on the
@@ -12,10 +13,10 @@ instead (by voice, or key 2). A callback's time is the earliest the queue can ke
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from adapters.base import OK, REJECTED, Outcome, action_spec, run_settled
+from adapters.base import OK, Outcome
 from assistant.catalog.catalog import (
     AFFIRM,
     DEFAULT_SKILL,
@@ -26,13 +27,18 @@ from assistant.catalog.catalog import (
     KEY_MENU,
     MENU_KEYS,
     UNKNOWN_INTENT,
+    Catalog,
     FunctionSpec,
     MenuNode,
     SlotSpec,
 )
 from assistant.catalog.template import render
 from assistant.core.frames import IntentResult
-from assistant.core.turn import Transaction, Turn
+from assistant.core.turn import Turn
+from assistant.dialog.actions import Actions
+from assistant.dialog.callback import KEY as CALLBACK_KEY
+from assistant.dialog.callback import CallbackBooking
+from assistant.dialog.handoff import HandOff
 from assistant.dialog.keypad import (
     CLEAR,
     END,
@@ -46,13 +52,15 @@ from assistant.dialog.keypad import (
     menu_prompt,
     value_from_keys,
 )
-from assistant.dialog.task import CONFIRMATION, Task, heard_values, refused
-from assistant.queue.routing import CALLBACK as BOOKED
-from domain.masking import mask_numbers, tail
-from domain.redaction import HIDDEN, has_digits, redact, says_pin
-
-if TYPE_CHECKING:
-    from assistant.dialog.service import Policy
+from assistant.dialog.record import CallRecord
+from assistant.dialog.settings import DialogSettings
+from assistant.dialog.task import CONFIRMATION, Task, heard_values
+from assistant.dialog.verification import WRONG_PIN, Verification
+from assistant.dialog.wording import Wording
+from assistant.storage.tickets import CALLBACK as BOOKED
+from assistant.storage.tickets import WAITING
+from domain.clock import Clock
+from domain.redaction import has_digits, redact, says_pin
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +70,6 @@ CALLER_REQUEST = "caller_request"  # hand-off reason when the caller presses PER
 NO_MATCH = "no_match"
 LOCKED = "locked"
 CALLBACK = "callback"  # hand-off reason of a callback booked by a caller who was not waiting
-CALLBACK_ACTION = "crm.callback"  # the function with this action books callbacks through the queue
-CALLBACK_KEY = "2"  # while waiting for a person: book a callback instead
 
 
 @dataclass
@@ -72,40 +78,37 @@ class _Reply:
 
     parts: list[str] = field(default_factory=list)
     task: Task | None = None  # the first function the turn dealt with
-    transaction: Transaction | None = None
     escalation: int | None = None
     missed: bool = False
 
 
 class Dialog:
-    def __init__(self, policy: Policy, caller: str | None) -> None:
-        self.policy = policy
-        self.catalog = policy.catalog
-        self.settings = policy.settings
-        self.caller = caller  # the caller id (phone number) of the call, if any
-        self.call_id = policy.store.open_call(caller)
-        self.customer: str | None = None
-        self.identify_tried = False
-        self.verifying = False  # a PIN has been asked for
-        self.verified = False
-        self.locked = False
+    """The coordinator of one call: each part keeps its own state (verification.py, handoff.py,
+    callback.py, task.py for slots), and the dialog decides which one a turn goes to."""
+
+    def __init__(self, catalog: Catalog, wording: Wording, settings: DialogSettings, clock: Clock,
+                 record: CallRecord, actions: Actions, verification: Verification, handoff: HandOff,
+                 callbacks: CallbackBooking) -> None:
+        self.catalog = catalog
+        self.wording = wording
+        self.settings = settings
+        self.clock = clock
+        self.record = record
+        self.actions = actions
+        self.verification = verification
+        self.handoff = handoff
+        self.callbacks = callbacks
         self.task: Task | None = None
         self.suspended: list[Task] = []  # left for a question in between, resumed last first
         self.menu: list[MenuNode] | None = None  # the key menu path while it is open
         self.keys = ""  # keys of an entry not finished yet
         self.misses = 0
-        self.ticket: int | None = None  # the hand-off ticket while the call waits for a person
-        self.callback = next((f for f in self.catalog.functions.values() if f.action == CALLBACK_ACTION), None)
-        self._callback_times: tuple[str | None, str] | None = None  # (preferred, planned) of one being booked
-        self.transcript: list[str] = []  # redacted, for hand-off tickets
-        self._seq = 0
-        self._keys_made = 0
         self._reply = _Reply()
         self._intent: str | None = None
 
     @property
     def awaiting(self) -> str | None:
-        if self.verifying:
+        if self.verification.verifying:
             return PIN
         if self.menu is not None:
             return MENU
@@ -135,15 +138,18 @@ class Dialog:
         if key != END and (entry.length is None or len(self.keys) < entry.length):
             return None
         keys, self.keys = self.keys, ""
-        heard = "按键" + (HIDDEN if entry.secret else keys)
+        heard = "按键" + redact(keys, entry.secret)  # keyed numbers masked as said ones are
         self._begin(heard, None)
         self._keys_entered(keys, entry)
         return self._end(heard, None)
 
     def close(self) -> None:
-        if self.ticket is not None:
-            self.policy.queue.abandon(self.ticket)  # hung up while waiting (a no-op once taken)
-        self.policy.store.close_call(self.call_id)
+        self.handoff.hung_up()
+        self.record.close()
+
+    def queue_notice(self, ticket: int) -> str:
+        """The caller's place in the queue and predicted wait now (said again on hold)."""
+        return self.handoff.notice(ticket)
 
     # What a turn does.
 
@@ -152,7 +158,7 @@ class Dialog:
         understood = result.intent != FALLBACK and result.confidence >= self.settings.threshold
         intent = result.intent if understood else FALLBACK
         function = self.catalog.function_for(intent)
-        if self.ticket is not None and not self._books_callback(function):
+        if self.handoff.ticket is not None and not self._books_callback(function):
             self._say(self.catalog.prompts["handoff"])
             return
         if says_pin(result.text) or (secret and has_digits(result.text)):
@@ -197,19 +203,19 @@ class Dialog:
         elif intent in (FALLBACK, INFORM):
             self._miss()
         elif intent == GOODBYE:  # the call is over: nothing is left waiting
-            self.task, self.suspended, self.menu, self.verifying = None, [], None, False
+            self.task, self.suspended, self.menu, self.verification.verifying = None, [], None, False
             self._say(self.catalog.replies[GOODBYE])
         else:
             self._say(self.catalog.replies.get(intent, self.catalog.replies[UNKNOWN_INTENT]))
             self._ask_again()
 
     def _keys_entered(self, keys: str, entry: Entry) -> None:
-        if self.ticket is not None and self.task is None:
-            if keys == CALLBACK_KEY and self.callback is not None:
-                self._start(self.callback, {}, "")
+        if self.handoff.ticket is not None and self.task is None:
+            if keys == CALLBACK_KEY and self.callbacks.function is not None:
+                self._start(self.callbacks.function, {}, "")
             else:
                 self._say(self.catalog.prompts["handoff"])
-        elif self.verifying:
+        elif self.verification.verifying:
             self._pin_entered(keys)
         elif self.menu is not None or self.task is None:
             self._menu_key(keys)
@@ -235,7 +241,7 @@ class Dialog:
 
     def _entry(self) -> Entry:
         """How keys are read now."""
-        if self.ticket is None and self.verifying:
+        if self.handoff.ticket is None and self.verification.verifying:
             return Entry(self.settings.pin_length, CLEAR, secret=True)
         if self.menu is not None or self.task is None:
             return SINGLE_KEY
@@ -248,65 +254,46 @@ class Dialog:
 
     def _start(self, function: FunctionSpec, entities: dict[str, Any], text: str) -> None:
         self.menu = None
-        self.verifying = False  # a PIN asked for the function left behind is asked again when it resumes
+        self.verification.verifying = False  # a PIN asked for the function left behind is asked again when it resumes
         task = Task(function)
         self.task = task
         values = heard_values(function, entities, text, None)
-        if function.action == CALLBACK_ACTION:
-            self._callback_times = None
-            number = _param_slot(function, "phone")
-            if self.ticket is not None and number and self.caller:
-                values.setdefault(number, self.caller)  # waiting callers are called back on their own line
-        refused_slot = self._take(task, values)
+        if self.callbacks.books(function):
+            self.callbacks.start(values, waiting=self.handoff.ticket is not None)
+        refused_slot = task.take(values)
         self._note(task)
-        self._say(render(function.opening, self.policy.wording.slots(function, task.values)))
+        self._say(render(function.opening, self.wording.slots(function, task.values)))
         self._advance(task, refused_slot)
 
     def _fill(self, task: Task, values: dict[str, Any]) -> None:
         self._note(task)
-        self._advance(task, self._take(task, values))
-
-    def _take(self, task: Task, values: dict[str, Any]) -> SlotSpec | None:
-        """Keep the values the slots' checks allow; the first refused slot, if any."""
-        first_refused = None
-        for name, value in values.items():
-            slot = task.function.slot(name)
-            if refused(slot, value, {**task.values, **values}):
-                task.clear(slot.same_as or name)  # a mismatched repeat asks for both again
-                first_refused = first_refused or slot
-            else:
-                task.values[name] = value
-        if first_refused:
-            task.asking = first_refused.same_as or first_refused.name
-        elif task.asking in task.values:
-            task.asking = None
-        return first_refused
+        self._advance(task, task.take(values))
 
     def _advance(self, task: Task, refused_slot: SlotSpec | None = None) -> None:
         """Say what a refused value broke, then ask what is missing, confirm, or carry it out."""
         if refused_slot is not None:
             self._say(refused_slot.invalid or self.catalog.prompts["invalid"])
         function = task.function
-        if function.hours and not function.hours.open_at(self.policy.clock()):
+        if function.hours and not function.hours.open_at(self.clock()):
             self._say(function.hours.closed)
             self._finish_task()
             return
         if not self._identified(function):
             return
-        if function.verify and not self.verified:
-            self.verifying = True
-            self._say(self._pin_prompt())
+        if function.verify and not self.verification.verified:
+            self.verification.verifying = True
+            self._say(self.verification.prompt())
             return
         slot = task.next_slot()
         if slot is not None:
             task.awaiting = slot.name
             self._say(slot.prompt)
             return
-        if function.action == CALLBACK_ACTION:
-            self._plan_callback(task)
+        if self.callbacks.books(function):
+            self.callbacks.plan(task, self.handoff.skill() or self._skill(task), self.handoff.ticket)
         if function.confirm is not None:
             task.awaiting = CONFIRMATION
-            task.key = self._new_key()
+            task.key = self.record.new_key()
             self._say(self._confirmation(task))
         else:
             self._carry_out(task)
@@ -317,18 +304,19 @@ class Dialog:
         if function.handoff:
             self._escalate(function.handoff)
             return
-        outcome = self._run(function.action, task.params(), task.key or self._new_key())
-        if function.action == CALLBACK_ACTION and outcome.status == OK:
-            outcome = self._book_callback(task, outcome)
+        outcome = self.actions.run(function.action, task.params(), self.verification.customer, task.key)
+        if self.callbacks.books(function) and outcome.status == OK:
+            outcome = self.callbacks.book(task, outcome, self._skill(task), self._callback_ticket)
+            self.handoff.ticket = None  # booked: the caller waits no more
         self._conclude(task, outcome)
 
     def _conclude(self, task: Task | None, outcome: Outcome) -> None:
         """Say the outcome, then go on as its reply says."""
         function = task.function if task else None
         reply = self.catalog.outcome_reply(function, outcome.status, outcome.reason)
-        self._say(self.policy.wording.outcome(function, reply, outcome, task.values if task else {}))
+        self._say(self.wording.outcome(function, reply, outcome, task.values if task else {}))
         if outcome.reason == LOCKED:
-            self.locked = True
+            self.verification.locked = True
         if reply.handoff:
             self._escalate(reply.handoff)
         elif reply.ask and task:
@@ -342,12 +330,12 @@ class Dialog:
     def _finish_task(self) -> None:
         """The function in progress is over: back to the one left for it, if any."""
         self.task = None
-        self.verifying = False
+        self.verification.verifying = False
         if self.suspended:
             self.task = self.suspended.pop()
             self._say(render(self.catalog.prompts["resume"], {"title": self.task.function.title}))
             self._advance(self.task)
-        elif self.ticket is not None:
+        elif self.handoff.ticket is not None:
             self._say(self.catalog.prompts["handoff"])  # still waiting for a person
         else:
             self._say(self.catalog.prompts["anything_else"])
@@ -375,17 +363,12 @@ class Dialog:
 
         The caller id is looked up once, when a function first needs or can use the customer.
         """
-        need = action_spec(function.action).customer if function.action else "none"
-        need = "required" if function.verify else need
-        if need != "none" and self.customer is None and self.caller and not self.identify_tried:
-            outcome = self._run("banking.identify", {"phone": self.caller}, self._new_key())
-            if outcome.status == OK:
-                self.customer = outcome.data["customer_id"]
-            self.identify_tried = outcome.status in (OK, REJECTED)
-            if not self.identify_tried and need == "required":
-                self._conclude(None, outcome)  # the back end broke: a person takes over
-                return False
-        if need == "required" and self.customer is None:
+        need = self.verification.need(function)
+        broke = self.verification.identify(need)
+        if broke is not None and need == "required":
+            self._conclude(None, broke)  # the back end broke: a person takes over
+            return False
+        if need == "required" and self.verification.customer is None:
             self._say(self.catalog.prompts["unidentified"])
             self._finish_task()
             return False
@@ -394,38 +377,25 @@ class Dialog:
     def _pin_entered(self, pin: str) -> None:
         if self._pin_too_short(pin):
             return
-        outcome = self._run("banking.verify_pin", {"pin": pin}, self._new_key())
+        outcome = self.verification.check(pin)
         if outcome.status == OK:
-            self.verifying, self.verified = False, True
             self._say(self.catalog.prompts["verified"])
             if self.task:
                 self._advance(self.task)
-        elif outcome.reason == "wrong_pin":
-            attempts = self.policy.wording.value(outcome.data.get("attempts_left", ""))
-            self._say(render(self.catalog.prompts["pin_wrong"], {"attempts_left": attempts}))
+        elif outcome.reason == WRONG_PIN:
+            self._say(self.verification.wrong(outcome))
         else:
-            self.verifying = False
             self._conclude(None, outcome)
-
-    def _pin_prompt(self) -> str:
-        return render(self.catalog.prompts["pin"], {"length": str(self.settings.pin_length)})
 
     def _pin_too_short(self, keys: str) -> bool:
         """Says so when `keys` are not a whole PIN (that costs no attempt)."""
-        if len(keys) == self.settings.pin_length:
-            return False
-        self._say(render(self.catalog.prompts["pin_short"], {"length": str(self.settings.pin_length)}))
-        return True
+        said = self.verification.too_short(keys)
+        if said is not None:
+            self._say(said)
+        return said is not None
 
     def _confirmation(self, task: Task) -> str:
-        return render(task.function.confirm, self.policy.wording.slots(task.function, task.values))
-
-    def _verification(self) -> str:
-        if self.locked:
-            return "locked"
-        if self.verified:
-            return "verified"
-        return "unidentified" if self.identify_tried and self.customer is None else "unverified"
+        return render(task.function.confirm, self.wording.slots(task.function, task.values))
 
     # Misses, the key menu, people.
 
@@ -461,8 +431,8 @@ class Dialog:
     def _ask_again(self) -> None:
         """Say again what is awaited, if anything."""
         task = self.task
-        if self.verifying:
-            self._say(self._pin_prompt())
+        if self.verification.verifying:
+            self._say(self.verification.prompt())
         elif self.menu is not None:
             self._say(menu_prompt(self.catalog, self.menu[-1]))
         elif task and task.awaiting == CONFIRMATION:
@@ -496,89 +466,46 @@ class Dialog:
 
     def _escalate(self, reason: str) -> None:
         """Put the call through to a person: it waits in the queue, told its place and predicted wait."""
-        if self.ticket is not None:  # already waiting (a callback could not be booked): it keeps its place
+        if self.handoff.ticket is not None:  # already waiting (a callback could not be booked): it keeps its place
             self.task, self.suspended = None, []
             self._say(self.catalog.prompts["handoff"])
             return
-        self.ticket = self._open_ticket(reason)
-        self._reply.escalation = self.ticket
-        self.task, self.suspended, self.menu, self.verifying = None, [], None, False
-        log.info("call %s: put through to a person (%s), ticket %d", self.call_id, reason, self.ticket)
+        ticket = self.handoff.ticket = self._open_ticket(reason)
+        self._reply.escalation = ticket
+        self.task, self.suspended, self.menu, self.verification.verifying = None, [], None, False
+        log.info("call %s: put through to a person (%s), ticket %d", self.record.call_id, reason, ticket)
         prompts = self.catalog.prompts
-        told = self.queue_notice(self.ticket)
-        self._say(prompts["handoff"] + told + (prompts["callback_offer"] if self.callback else ""))
+        told = self.handoff.notice(ticket)
+        self._say(prompts["handoff"] + told + (prompts["callback_offer"] if self.callbacks.function else ""))
 
-    def queue_notice(self, ticket: int) -> str:
-        """The caller's place in the queue and predicted wait now, as said on escalation and on hold."""
-        prompts = self.catalog.prompts
-        wait = self.policy.forecast.wait(ticket)
-        ahead = {"ahead": str(wait.ahead)} if wait.ahead else {}
-        if wait.seconds is None:
-            return render(prompts["queue_busy"], ahead)
-        return render(prompts["queue_wait"], {**ahead, "minutes": str(max(1, round(wait.seconds / 60)))})
-
-    def _open_ticket(self, reason: str, status: str = "waiting") -> int:
-        """A hand-off ticket holding what a person needs, in the skill group of what the caller was doing."""
-        # What the caller was doing: not asking for a person, but what came before.
+    def _open_ticket(self, reason: str, status: str = WAITING) -> int:
+        """A hand-off ticket in the skill group of what the caller was doing: not asking for a person,
+        but what came before."""
         tasks = (self.task, *reversed(self.suspended), self._reply.task)
         task = next((t for t in tasks if t is not None and not t.function.handoff), None)
         if task:
             self._note(task)
-        skill, priority = self.policy.queue.route(reason, self._skill(task))
-        return self.policy.store.add_handoff(
-            self.call_id, reason=reason, caller=self.caller, customer_id=self.customer,
-            verification=self._verification(), function=task.function.id if task else None,
-            intent=self._intent, slots=_shown(task), transcript=list(self.transcript),
-            skill=skill, priority=priority, status=status)
+        verification = self.verification
+        return self.handoff.open(reason, self._skill(task), task, self._intent, verification.customer,
+                                 verification.status, status)
 
     def _skill(self, task: Task | None) -> str:
         function = task.function if task else self.catalog.function_for(self._intent or "")
         return function.skill if function else DEFAULT_SKILL
 
-    # Callbacks.
-
     def _books_callback(self, function: FunctionSpec | None) -> bool:
         """Whether a turn of a caller waiting for a person goes to booking a callback (all else waits)."""
         if self.task is not None:  # the callback being booked: its answers, yes, no
             return function is None or function is self.task.function
-        return function is not None and function is self.callback
+        return function is not None and self.callbacks.books(function)
 
-    def _plan_callback(self, task: Task) -> None:
-        """The preferred time (or none: as soon as possible) becomes the earliest the queue can keep."""
-        when = _param_slot(task.function, "when")
-        if when is None:
-            return
-        said = task.values.get(when)
-        if self._callback_times and said == self._callback_times[1]:
-            said = self._callback_times[0]  # no new time: planned again from the one the caller said
-        skill = self.policy.queue.entry(self.ticket).skill if self.ticket is not None else self._skill(task)
-        planned = self.policy.callbacks.plan(skill, said, self.ticket)
-        self._callback_times = (said, planned)
-        task.values[when] = planned
+    def _callback_ticket(self) -> int:
+        """The ticket a booked callback goes with: the caller's own if they wait, else a new one."""
+        if self.handoff.ticket is not None:
+            return self.handoff.ticket
+        return self._open_ticket(CALLBACK, status=BOOKED)
 
-    def _book_callback(self, task: Task, outcome: Outcome) -> Outcome:
-        """The back end took the booking: the queue books it (the caller waits no more) and texts the
-        time; the outcome gains `sms_phone` when the SMS went out."""
-        params = task.params()
-        preferred, due = self._callback_times or (None, self.policy.callbacks.plan(self._skill(task), None))
-        ticket = self.ticket if self.ticket is not None else self._open_ticket(CALLBACK, status=BOOKED)
-        phone = str(params["phone"])
-        sent = self.policy.callbacks.book(ticket, phone, due, preferred, outcome.id)
-        self.ticket, self._callback_times = None, None
-        return replace(outcome, data={**outcome.data, "sms_phone": tail(phone)}) if sent else outcome
-
-    # Running actions; turn bookkeeping.
-
-    def _run(self, action: str, params: dict[str, Any], key: str) -> Outcome:
-        customer_id = None if action_spec(action).customer == "none" else self.customer
-        outcome = run_settled(self.policy.backend, action, params, customer_id=customer_id, key=key)
-        self._reply.transaction = Transaction(action, outcome.status, outcome.id, outcome.reason)
-        log.info("call %s: %s -> %s %s", self.call_id, action, outcome.status, outcome.reason or outcome.id or "")
-        return outcome
-
-    def _new_key(self) -> str:
-        self._keys_made += 1
-        return f"{self.call_id}-{self._keys_made}"
+    # Turn bookkeeping.
 
     def _note(self, task: Task) -> None:
         self._reply.task = self._reply.task or task
@@ -588,8 +515,9 @@ class Dialog:
 
     def _begin(self, heard: str, intent: str | None) -> None:
         self._reply = _Reply()
+        self.actions.transaction = None
         self._intent = intent or self._intent
-        self.transcript.append(f"caller: {heard}")
+        self.record.heard(heard)
 
     def _end(self, heard: str, intent: str | None) -> Turn:
         reply = self._reply
@@ -599,28 +527,7 @@ class Dialog:
         turn = Turn(
             heard=heard, say="".join(reply.parts), intent=intent,
             function=shown_task.function.id if shown_task else None, awaiting=self.awaiting,
-            slots=_shown(shown_task), transaction=reply.transaction, escalation=reply.escalation)
-        self.transcript.append(f"assistant: {turn.say}")
-        self._seq += 1
-        self.policy.store.add_turn(self.call_id, self._seq, turn)
-        log.info("call %s #%d: %s -> %s", self.call_id, self._seq, heard, turn.say)
+            slots=shown_task.shown() if shown_task else {}, transaction=self.actions.transaction,
+            escalation=reply.escalation)
+        self.record.said(turn)
         return turn
-
-
-def _param_slot(function: FunctionSpec, param: str) -> str | None:
-    """The slot that feeds an action param, if one does."""
-    spec = function.params.get(param)
-    return spec.slot if spec else None
-
-
-def _shown(task: Task | None) -> dict[str, Any]:
-    """A function's values as they may be shown and stored: PINs hidden, long numbers cut."""
-    if task is None:
-        return {}
-    shown = {}
-    for name, value in task.values.items():
-        if task.function.slot(name).secret:
-            shown[name] = HIDDEN
-        else:
-            shown[name] = mask_numbers(value) if isinstance(value, str) else value
-    return shown

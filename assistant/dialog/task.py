@@ -1,4 +1,4 @@
-"""A function in progress: the values heard for its slots, their checks, and what to ask next.
+"""Slot filling: a function in progress, the values heard for its slots, their checks, what to ask next.
 
 A slot is filled by the NLU entity of its name, a choice slot also by one of its phrases in what the
 caller said, and a free-text slot that was asked for by the whole answer.
@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.catalog.catalog import FunctionSpec, SlotSpec
+from domain.masking import mask_numbers
+from domain.redaction import HIDDEN
 
 CONFIRMATION = "confirmation"
 
@@ -39,6 +41,28 @@ class Task:
             if slot.same_as == name:
                 self.values.pop(slot.name, None)
 
+    def take(self, values: dict[str, Any]) -> SlotSpec | None:
+        """Keep the values the slots' checks allow; the first refused slot, if any."""
+        first_refused = None
+        for name, value in values.items():
+            slot = self.function.slot(name)
+            if refused(slot, value, {**self.values, **values}):
+                self.clear(slot.same_as or name)  # a mismatched repeat asks for both again
+                first_refused = first_refused or slot
+            else:
+                self.values[name] = value
+        if first_refused:
+            self.asking = first_refused.same_as or first_refused.name
+        elif self.asking in self.values:
+            self.asking = None
+        return first_refused
+
+    def shown(self) -> dict[str, Any]:
+        """The values as they may be shown and stored: PINs hidden, long numbers cut."""
+        return {name: HIDDEN if self.function.slot(name).secret
+                else mask_numbers(value) if isinstance(value, str) else value
+                for name, value in self.values.items()}
+
     def params(self) -> dict[str, Any]:
         """The action's params: fixed values and the values of the slots they take."""
         params = {}
@@ -48,6 +72,12 @@ class Task:
             elif param.slot in self.values:
                 params[name] = self.values[param.slot]
         return params
+
+
+def param_slot(function: FunctionSpec, param: str) -> str | None:
+    """The slot that feeds an action param, if one does."""
+    spec = function.params.get(param)
+    return spec.slot if spec else None
 
 
 _SUMS = ("amount", "price")

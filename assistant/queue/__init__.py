@@ -5,9 +5,10 @@
                   caller hears (Erlang C, erlang.py) and when agents free up
     callbacks.py  booking a callback at a time the queue can keep, its SMS and the replies to it,
                   and handing due callbacks to agents
+    handoff.py    what a call's dialog asks of the queue (assistant/dialog/handoff.py, callback.py)
     settings.py   config.yml `queue:`
     cli.py        `assistant queue ...`
 
-Everything is state in the assistant's database (assistant/store.py: SQLite, or PostgreSQL by URL),
+Everything is state in the assistant's database (tickets: assistant/storage/tickets.py; SQLite, or PostgreSQL by URL),
 so any process that opens it sees the same queue, and nothing is lost when one stops.
 """

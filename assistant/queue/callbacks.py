@@ -4,14 +4,13 @@ The time booked is the earliest the queue can keep: not before the caller's pref
 before an agent of the skill is expected to be free after the calls waiting now (forecast.py), and
 not while the skill's staffed agents already have as many callbacks due within one handle time;
 rounded up to the minute. The ticket leaves the live queue (status 'callback') and an SMS through the
-back end's `notify.sms` tells the caller the time. Their reply 1 confirms it, 2 asks to change it,
+back end's SMS action (the catalog's `sms`) tells the caller the time. Their reply 1 confirms it, 2 asks to change it,
 and a reply naming a time (明天上午十点, 一个小时后) books the earliest time from then on instead.
 When due, a callback goes to an available agent with the skill (`dispatch`, or that agent's "take
 next"), exactly once: all of it is state in the database, so a restart loses nothing.
 """
 from __future__ import annotations
 
-import json
 import logging
 import unicodedata
 import uuid
@@ -23,7 +22,8 @@ from assistant.catalog.template import render
 from assistant.core.errors import AssistantError
 from assistant.nlu.slots import canonical_slots
 from assistant.queue.forecast import Forecast
-from assistant.queue.routing import WAITING, CallQueue, Entry
+from assistant.queue.routing import CallQueue
+from assistant.storage.tickets import WAITING, Entry
 from domain.clock import in_beijing
 from domain.masking import tail
 from domain.vocabulary import Vocabulary
@@ -40,12 +40,15 @@ SayTime = Callable[[str], str]  # a local ISO time -> how it is said: 1月6日11
 
 
 class Callbacks:
-    def __init__(self, forecast: Forecast, backend: Backend, prompts: dict[str, str], say_time: SayTime) -> None:
+    def __init__(self, forecast: Forecast, backend: Backend, prompts: dict[str, str], say_time: SayTime,
+                 sms_action: str | None) -> None:
+        """`sms_action`: the back-end action that sends texts (the catalog's `sms`; None: it books no callbacks)."""
         self.forecast = forecast
         self.queue: CallQueue = forecast.queue
         self.backend = backend
         self.prompts = prompts
         self.say_time = say_time
+        self.sms_action = sms_action
 
     def plan(self, skill: str, preferred: str | None, ticket: int | None = None) -> str:
         """The earliest callback time the queue can keep, as a local ISO time (as `when` slots hold
@@ -61,9 +64,7 @@ class Callbacks:
             start = max(start, free)
         start = _minute_up(start)
         handle = timedelta(seconds=staffing.handle_s)
-        booked = [datetime.fromisoformat(row["due_at"]) for row in queue.db.rows(
-            "SELECT c.due_at, c.ticket FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-            "WHERE h.status = 'callback' AND h.skill = ?", (skill,)) if row["ticket"] != ticket]
+        booked = [datetime.fromisoformat(due) for due in queue.tickets.callbacks_due(skill, other_than=ticket)]
         while staffing.staffed:
             overlapping = [due for due in booked if abs(due - start) < handle]
             if len(overlapping) < staffing.staffed:
@@ -73,28 +74,21 @@ class Callbacks:
 
     def book(self, ticket: int, phone: str, due: str, preferred: str | None, crm_ticket: str | None) -> bool:
         """The ticket becomes a callback at `due` (a local ISO time); whether the SMS went out."""
-        queue = self.queue
-        with queue.db.write():
-            queue.db.execute(
-                "INSERT INTO callbacks (ticket, phone, preferred_at, due_at, booked_at, crm_ticket) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (ticket, phone, preferred, _stamp(queue, due), queue.stamp(), crm_ticket))
-            queue.db.execute("UPDATE handoffs SET status = 'callback' WHERE id = ? AND status = 'waiting'", (ticket,))
+        self.queue.tickets.book_callback(ticket, phone, _stamp(self.queue, due), preferred, crm_ticket)
         log.info("ticket %d: callback booked for %s", ticket, due)
         return self._sms(phone, self._booked_text(phone, due))
 
     def reply(self, phone: str, text: str) -> str:
         """An inbound SMS reply from `phone` to its latest booked callback; what it did."""
-        queue = self.queue
-        row = queue.db.row("SELECT c.*, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-                        "WHERE c.phone = ? AND h.status = 'callback' ORDER BY c.booked_at DESC, c.ticket DESC "
-                        "LIMIT 1", (phone,))
-        if row is None:
+        tickets = self.queue.tickets
+        booked = tickets.latest_callback(phone)
+        if booked is None:
             return NO_CALLBACK
         answer = unicodedata.normalize("NFKC", text).strip()
-        ticket, due = row["ticket"], _local(datetime.fromisoformat(row["due_at"]))
+        ticket, due = booked.ticket, _local(datetime.fromisoformat(booked.due_at))
         if answer in (CONFIRM, CHANGE):
             done = CONFIRMED if answer == CONFIRM else CHANGE_REQUESTED
-            queue.db.execute("UPDATE callbacks SET confirmation = ? WHERE ticket = ?", (done, ticket))
+            tickets.confirm_callback(ticket, done)
             if done == CONFIRMED:
                 self._sms(phone, render(self.prompts["sms_confirmed"], {"when": self.say_time(due)}))
             else:
@@ -104,30 +98,25 @@ class Callbacks:
         if preferred is None:
             self._sms(phone, self.prompts["sms_unclear"])
             return UNCLEAR
-        due = self.plan(row["skill"], preferred, ticket)
-        queue.db.execute("UPDATE callbacks SET due_at = ?, preferred_at = ?, confirmation = 'unconfirmed' "
-                         "WHERE ticket = ?", (_stamp(queue, due), preferred, ticket))
+        due = self.plan(booked.skill, preferred, ticket)
+        tickets.move_callback(ticket, _stamp(self.queue, due), preferred)
         self._sms(phone, self._booked_text(phone, due))
         return REBOOKED
 
     def dispatch(self) -> list[Entry]:
         """Hand every due callback to an available agent with its skill (the longest idle first)."""
         queue = self.queue
-        due = queue.db.rows("SELECT c.ticket, h.skill FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
-                         "WHERE h.status = 'callback' AND c.due_at <= ? ORDER BY c.due_at, c.ticket", (queue.stamp(),))
         handed = []
-        for row in due:
+        for ticket, skill in queue.tickets.due_callbacks():
             try:
                 with queue.db.write():
-                    agent = next((agent for agent in queue.db.rows(
-                        "SELECT name, skills FROM agents WHERE state = 'available' ORDER BY since, name")
-                        if row["skill"] in json.loads(agent["skills"])), None)
-                    claimed = agent is not None and queue.claim(row["ticket"], agent["name"])
+                    agent = queue.available(skill)
+                    claimed = agent is not None and queue.claim(ticket, agent.name)
             except AssistantError as error:  # the agent took a call elsewhere meanwhile: the next round
-                log.info("callback %d not handed out yet: %s", row["ticket"], error)
+                log.info("callback %d not handed out yet: %s", ticket, error)
                 continue
             if claimed:
-                handed.append(queue.entry(row["ticket"]))
+                handed.append(queue.entry(ticket))
         return handed
 
     def _booked_text(self, phone: str, due: str) -> str:
@@ -138,8 +127,10 @@ class Callbacks:
         return canonical_slots([{"entity": "when", "value": text}], text, _NO_LOOKUPS, now).get("when")
 
     def _sms(self, phone: str, text: str) -> bool:
+        if self.sms_action is None:
+            return False
         key = f"sms-{uuid.uuid4().hex}"
-        outcome = run_settled(self.backend, "notify.sms", {"phone": phone, "text": text}, customer_id=None, key=key)
+        outcome = run_settled(self.backend, self.sms_action, {"phone": phone, "text": text}, customer_id=None, key=key)
         if outcome.status != OK:
             log.warning("callback SMS to %s not sent: %s %s", tail(phone), outcome.status, outcome.reason)
         return outcome.status == OK

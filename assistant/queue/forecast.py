@@ -58,17 +58,16 @@ class Forecast:
     def staffing(self, skill: str) -> Staffing:
         queue, settings = self.queue, self.queue.settings
         since = queue.stamp(queue.clock() - timedelta(seconds=settings.arrival_window_s))
-        arrivals = queue.db.value("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND created_at >= ?",
-                                  (skill, since))
-        handled = queue.db.rows("SELECT taken_at, ended_at FROM handoffs WHERE skill = ? AND status = 'done' "
-                                "ORDER BY ended_at DESC LIMIT ?", (skill, settings.handle_samples))
-        handle_s = mean(seconds_between(row["taken_at"], row["ended_at"]) for row in handled) if handled else None
+        tickets = queue.tickets
+        arrivals = tickets.arrivals(skill, since)
+        handled = tickets.handled(skill, settings.handle_samples)
+        handle_s = mean(seconds_between(taken, ended) for taken, ended in handled) if handled else None
         staffed = busy = 0
         for agent in queue.agents():
             if skill in agent.skills and agent.state != AWAY:
                 staffed += 1
                 busy += agent.state in (ON_CALL, WRAP_UP)
-        waiting = queue.db.value("SELECT COUNT(*) FROM handoffs WHERE skill = ? AND status = 'waiting'", (skill,))
+        waiting = tickets.waiting_count(skill)
         return Staffing(arrivals / settings.arrival_window_s, handle_s or settings.handle_time_s,
                         staffed, busy, waiting)
 

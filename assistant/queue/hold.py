@@ -26,7 +26,7 @@ from assistant.core.frames import (
 )
 from assistant.core.pipeline import Processor
 from assistant.core.turn import Turn
-from assistant.queue.routing import TAKEN, WAITING
+from assistant.storage.tickets import TAKEN, WAITING
 
 # How often (in seconds of hold) the ticket's status is looked up: an agent taking the call is heard
 # within a second, without a database query for every chunk.

@@ -1,6 +1,6 @@
 """The hand-off queue: tickets waiting for a person, and the agents who take them.
 
-A ticket (assistant/store.py `handoffs`) waits with a skill group and a priority. An agent has skills
+A ticket (assistant/storage/tickets.py) waits with a skill group and a priority. An agent has skills
 and a state: available, on_call, wrap_up or away. "Take next" gives an available agent the first due
 callback their skills cover, else the waiting ticket of the highest priority, oldest first, and puts
 the agent on the call. Both happen in one write transaction, and a ticket is claimed only while it is
@@ -16,29 +16,15 @@ from assistant.core.errors import AssistantError
 from assistant.queue.settings import QueueSettings
 from assistant.storage.calls import CallStore
 from assistant.storage.database import Row
+from assistant.storage.tickets import DONE, TAKEN, Entry  # noqa: F401  (TAKEN: for the desk, beside the agent states)
 
 AVAILABLE, ON_CALL, WRAP_UP, AWAY = "available", "on_call", "wrap_up", "away"
 STATES = (AVAILABLE, ON_CALL, WRAP_UP, AWAY)
-WAITING, CALLBACK, TAKEN = "waiting", "callback", "taken"  # statuses the code branches on (SQL names the others)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, skills TEXT NOT NULL, state TEXT NOT NULL,
     since TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS callbacks (ticket INTEGER PRIMARY KEY REFERENCES handoffs, phone TEXT NOT NULL,
-    preferred_at TEXT, due_at TEXT NOT NULL, booked_at TEXT NOT NULL, crm_ticket TEXT,
-    confirmation TEXT NOT NULL DEFAULT 'unconfirmed');
-CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (due_at);
 """
-# Routing order: due callbacks first (by their time: they were promised), then waiting tickets by
-# priority, oldest first.
-_ORDER = "h.status = 'callback' DESC, c.due_at, h.priority DESC, h.created_at, h.id"
-# An agent's call: the one they are on; the one they are wrapping up (the latest ended without a
-# disposition: an agent's calls may end within one second, and times are to the second).
-_TAKEN_BY = "h.agent = ? AND h.status = 'taken'"
-_WRAPPING_UP_BY = ("h.agent = ? AND h.status = 'done' AND h.disposition IS NULL "
-                   "ORDER BY h.ended_at DESC, h.id DESC LIMIT 1")
-_ENTRY = ("SELECT h.*, c.phone AS callback_phone, c.due_at, c.confirmation FROM handoffs h "
-          "LEFT JOIN callbacks c ON c.ticket = h.id")
 
 
 @dataclass(frozen=True)
@@ -52,44 +38,10 @@ class Agent:
         return {"name": self.name, "skills": list(self.skills), "state": self.state, "since": self.since}
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A ticket as an agent gets it: the call's context, and its callback if one was booked."""
-
-    ticket: int
-    created_at: str
-    skill: str
-    priority: int
-    status: str
-    reason: str
-    caller: str | None
-    customer_id: str | None
-    verification: str
-    function: str | None
-    intent: str | None
-    slots: dict[str, Any]
-    transcript: list[str]
-    agent: str | None
-    disposition: str | None  # recorded at wrap-up
-    callback: dict[str, Any] | None  # {phone, due_at, confirmation}
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_row(cls, row: Row) -> Entry:
-        callback = None
-        if row["due_at"] is not None:
-            callback = {"phone": row["callback_phone"], "due_at": row["due_at"], "confirmation": row["confirmation"]}
-        return cls(row["id"], row["created_at"], row["skill"], row["priority"], row["status"], row["reason"],
-                   row["caller"], row["customer_id"], row["verification"], row["function"], row["intent"],
-                   json.loads(row["slots"]), json.loads(row["transcript"]), row["agent"], row["disposition"],
-                   callback)
-
-
 class CallQueue:
     def __init__(self, store: CallStore, settings: QueueSettings) -> None:
         self.db = store.db
+        self.tickets = store.tickets
         self.clock = store.clock
         self.stamp = store.stamp
         self.settings = settings
@@ -104,35 +56,22 @@ class CallQueue:
 
     def waiting(self, skill: str | None = None) -> list[Entry]:
         """Tickets waiting for a person, in the order agents get them."""
-        if skill is None:
-            return self.entries(f"h.status = 'waiting' ORDER BY {_ORDER}")
-        return self.entries(f"h.status = 'waiting' AND h.skill = ? ORDER BY {_ORDER}", (skill,))
+        return self.tickets.waiting(skill)
 
     def booked(self) -> list[Entry]:
         """Callbacks not handed to an agent yet, the soonest first."""
-        return self.entries("h.status = 'callback' ORDER BY c.due_at, h.id")
-
-    def entries(self, where: str, args: tuple[Any, ...] = ()) -> list[Entry]:
-        """Tickets with their callbacks, chosen and ordered by `where` (the SQL after WHERE)."""
-        return [Entry.from_row(row) for row in self.db.rows(f"{_ENTRY} WHERE {where}", args)]
+        return self.tickets.booked()
 
     def entry(self, ticket: int) -> Entry:
-        row = self.db.row(f"{_ENTRY} WHERE h.id = ?", (ticket,))
-        if row is None:
-            raise AssistantError(f"no hand-off ticket {ticket}")
-        return Entry.from_row(row)
+        return self.tickets.entry(ticket)
 
     def ahead(self, ticket: int) -> int:
         """Waiting tickets of the same skill group that agents get before this one."""
-        return int(self.db.value(
-            "SELECT COUNT(*) FROM handoffs h, handoffs t WHERE t.id = ? AND h.status = 'waiting' "
-            "AND h.skill = t.skill AND h.id != t.id AND (h.priority > t.priority OR (h.priority = t.priority "
-            "AND (h.created_at, h.id) < (t.created_at, t.id)))", (ticket,)))
+        return self.tickets.ahead(ticket)
 
     def abandon(self, ticket: int) -> bool:
         """The caller hung up; False if the ticket was no longer waiting."""
-        return self.db.execute("UPDATE handoffs SET status = 'abandoned', ended_at = ? WHERE id = ? "
-                               "AND status = 'waiting'", (self.stamp(), ticket)) == 1
+        return self.tickets.abandon(ticket)
 
     # Agents.
 
@@ -168,6 +107,11 @@ class CallQueue:
             raise AssistantError(f"no agent {name!r} (assistant queue agent {name} --skills ... adds one)")
         return agent
 
+    def available(self, skill: str) -> Agent | None:
+        """The available agent with `skill` idle the longest."""
+        rows = self.db.rows("SELECT * FROM agents WHERE state = 'available' ORDER BY since, name")
+        return next((agent for agent in map(_agent, rows) if skill in agent.skills), None)
+
     def _agent(self, name: str) -> Agent | None:
         row = self.db.row("SELECT * FROM agents WHERE name = ?", (name,))
         return _agent(row) if row else None
@@ -180,22 +124,16 @@ class CallQueue:
             agent = self.agent(name)
             if agent.state != AVAILABLE:
                 raise AssistantError(f"agent {name} is {agent.state}, not available")
-            skills = ", ".join("?" * len(agent.skills))
-            row = self.db.row(
-                f"SELECT h.id FROM handoffs h LEFT JOIN callbacks c ON c.ticket = h.id WHERE h.skill IN ({skills}) "
-                f"AND (h.status = 'waiting' OR (h.status = 'callback' AND c.due_at <= ?)) ORDER BY {_ORDER} LIMIT 1"
-                f"{self.db.claim_clause('h')}", (*agent.skills, self.stamp()))
-            if row is None or not self.claim(row["id"], name):
+            ticket = self.tickets.next_for(agent.skills)
+            if ticket is None or not self.claim(ticket, name):
                 return None
-        return self.entry(row["id"])
+        return self.entry(ticket)
 
     def claim(self, ticket: int, name: str) -> bool:
         """Inside a write transaction: the ticket to the agent if it still waits (or is a booked
         callback) and the agent is available; False if either is no longer so."""
         now = self.stamp()
-        taken = self.db.execute("UPDATE handoffs SET status = 'taken', agent = ?, taken_at = ? WHERE id = ? "
-                                "AND status IN ('waiting', 'callback')", (name, now, ticket))
-        if not taken:
+        if not self.tickets.claim(ticket, name, now):
             return False
         busy = self.db.execute("UPDATE agents SET state = 'on_call', since = ? WHERE name = ? "
                                "AND state = 'available'", (now, name))
@@ -205,20 +143,21 @@ class CallQueue:
 
     def current(self, name: str) -> Entry | None:
         """The agent's call: the one they are on, or the one they are wrapping up."""
-        where = {ON_CALL: _TAKEN_BY, WRAP_UP: _WRAPPING_UP_BY}.get(self.agent(name).state)
-        found = self.entries(where, (name,)) if where else []
-        return found[0] if found else None
+        state = self.agent(name).state
+        if state == ON_CALL:
+            return self.tickets.taken_by(name)
+        return self.tickets.wrapping_up_by(name) if state == WRAP_UP else None
 
     def finish(self, name: str) -> Entry:
         """The agent's call is over: the ticket is done and the agent wraps up."""
         with self.db.write():
-            found = self.entries(_TAKEN_BY, (name,))
-            if not found:
+            taken = self.tickets.taken_by(name)
+            if taken is None:
                 raise AssistantError(f"agent {name} has no call to finish")
             now = self.stamp()
-            self.db.execute("UPDATE handoffs SET status = 'done', ended_at = ? WHERE id = ?", (now, found[0].ticket))
+            self.tickets.finish(taken.ticket, now)
             self.db.execute("UPDATE agents SET state = 'wrap_up', since = ? WHERE name = ?", (now, name))
-        return self.entry(found[0].ticket)
+        return self.entry(taken.ticket)
 
     def wrap_up(self, name: str, disposition: str, note: str = "") -> Entry:
         """The agent records how their last call ended and is available again."""
@@ -227,13 +166,11 @@ class CallQueue:
                                  f"not {disposition!r}")
         with self.db.write():
             current = self.current(name)
-            if current is None or current.status != "done":
+            if current is None or current.status != DONE:
                 raise AssistantError(f"agent {name} has no call to wrap up")
-            self.db.execute("UPDATE handoffs SET disposition = ?, wrap_note = ? WHERE id = ?",
-                            (disposition, note.strip() or None, current.ticket))
+            self.tickets.wrap_up(current.ticket, disposition, note.strip() or None)
             self.db.execute("UPDATE agents SET state = 'available', since = ? WHERE name = ?", (self.stamp(), name))
         return self.entry(current.ticket)
-
 
 def _agent(row: Row) -> Agent:
     return Agent(row["name"], tuple(json.loads(row["skills"])), row["state"], row["since"])

@@ -56,7 +56,8 @@ class Desk:
         from assistant.queue.forecast import Forecast
 
         wording = Wording(self.catalog, str)  # says times; names of stocks and currencies are not needed
-        return Callbacks(Forecast(self.queue), open_backend(self.config), self.catalog.prompts, wording.value)
+        return Callbacks(Forecast(self.queue), open_backend(self.config), self.catalog.prompts, wording.value,
+                         self.catalog.actions.sms)
 
     def skills(self) -> set[str]:
         rules = self.queue.settings.reasons.values()
