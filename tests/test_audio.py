@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import audioop
+import os
 import shutil
 import subprocess
 import wave
@@ -10,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.core.audio import Audio, check_stream_rate, chunks, read_wav, resample, to_float, write_wav
+from assistant.core.audio import (
+    Audio,
+    alaw_to_pcm,
+    check_stream_rate,
+    chunks,
+    read_wav,
+    resample,
+    to_float,
+    write_wav,
+)
 from assistant.core.errors import AudioFormatError
 from domain.config import load_config
 
@@ -206,6 +216,53 @@ def test_mu_law_written_by_hand(tmp_path: Path) -> None:
     assert audio.pcm == audioop.ulaw2lin(encoded, 2)
 
 
+def g711_wav(path: Path, tag: int, encoded: bytes, rate: int = 8000) -> Path:
+    """A minimal G.711 header (18-byte fmt chunk, a fact chunk) as telephone systems write it."""
+    fmt = tag.to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+    fmt += rate.to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little") + bytes(2)
+    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt
+    body += b"fact" + (4).to_bytes(4, "little") + len(encoded).to_bytes(4, "little")
+    body += b"data" + len(encoded).to_bytes(4, "little") + encoded
+    path.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
+    return path
+
+
+@pytest.mark.parametrize("code, value", [
+    (0xD5, 8), (0x55, -8),  # the two codes nearest zero (the line's idle pattern is 0xD5)
+    (0xAA, 32256), (0x2A, -32256),  # the largest magnitude, 4032 in G.711's 13-bit units
+    (0x80, 5504), (0x00, -5504), (0xD4, 24), (0xC5, 264), (0xE5, 1056), (0xF5, 528), (0xA5, 16896),
+])
+def test_a_law_codes_decode_to_the_g711_values(code: int, value: int) -> None:
+    assert np.frombuffer(alaw_to_pcm(bytes([code])), dtype="<i2")[0] == value
+
+
+def test_a_law_decoding_agrees_with_the_reference_for_all_256_codes() -> None:
+    every = bytes(range(256))
+    assert alaw_to_pcm(every) == audioop.alaw2lin(every, 2)
+
+
+def test_a_law_written_by_hand(tmp_path: Path) -> None:
+    encoded = audioop.lin2alaw(original().tobytes(), 2)
+    audio = read_wav(g711_wav(tmp_path / "alaw8k.wav", 6, encoded))
+    assert audio.sample_rate == 8000
+    assert audio.pcm == alaw_to_pcm(encoded)
+
+
+@needs_sox
+def test_a_law_from_sox_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "alaw.wav"
+    sox(RECORDING, "-e", "a-law", "-D", path)  # no dither: the error is the quantisation alone
+    with path.open("rb") as f:
+        assert int.from_bytes(f.read(22)[20:22], "little") == 6  # WAVE_FORMAT_ALAW
+    x = samples(read_wav(path))
+    o = original().astype(np.float64)
+    assert len(x) == len(o)
+    assert np.all(np.abs(x - o) <= np.abs(o) / 32 + 16)  # 4 bits of mantissa; no zero level, steps of 16 near 0
+    back = tmp_path / "back.wav"
+    sox(path, "-e", "signed-integer", "-b", "16", back)  # sox's own decoding, sample for sample
+    assert np.array_equal(x, samples(read_wav(back)))
+
+
 @needs_sox
 def test_telephone_mu_law_8k_read_at_16k(tmp_path: Path) -> None:
     path = tmp_path / "phone.wav"
@@ -257,7 +314,30 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
-    assert_refused(tmp_path, "no such file")
+    assert_refused(tmp_path, "is a directory")
+
+
+def test_fifo_is_not_a_regular_file(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.wav"
+    os.mkfifo(path)
+    assert_refused(path, "is not a regular file")
+
+
+@pytest.mark.parametrize("bits", [12, 4, 20, 0, 64])
+def test_a_sample_width_that_is_not_whole_bytes_is_refused(tmp_path: Path, bits: int) -> None:
+    data = bytearray(wav_bytes(tmp_path))
+    data[34:36] = bits.to_bytes(2, "little")
+    path = tmp_path / f"pcm{bits}.wav"
+    path.write_bytes(bytes(data))
+    assert_refused(path, f"unsupported sample width of {bits} bits", "PCM")
+
+
+def test_a_g711_sample_width_other_than_8_bits_is_refused(tmp_path: Path) -> None:
+    data = bytearray(g711_wav(tmp_path / "alaw.wav", 6, bytes(800)).read_bytes())
+    data[34:36] = (16).to_bytes(2, "little")
+    path = tmp_path / "alaw16.wav"
+    path.write_bytes(bytes(data))
+    assert_refused(path, "unsupported sample width of 16 bits", "G.711")
 
 
 def test_zero_frame_wav(tmp_path: Path) -> None:
@@ -270,7 +350,7 @@ def test_truncated_after_the_header(tmp_path: Path) -> None:
     """The header promises two seconds but the data stops right after it: an error."""
     path = tmp_path / "cut.wav"
     path.write_bytes(wav_bytes(tmp_path)[:44])
-    assert_refused(path, "no audio samples", "truncated")
+    assert_refused(path, "truncated", "holds 0")
 
 
 def test_truncated_inside_the_header(tmp_path: Path) -> None:
@@ -285,12 +365,20 @@ def test_truncated_before_the_data_chunk(tmp_path: Path) -> None:
     assert_refused(path, "no data chunk", "truncated")
 
 
-def test_truncated_inside_the_data_reads_what_is_there(tmp_path: Path) -> None:
-    """A recording cut short (a dropped upload) keeps the audio it has, to the last whole sample."""
+def test_truncated_inside_the_data_is_reported(tmp_path: Path) -> None:
+    """A recording cut short (a dropped upload) is not transcribed as if it were whole."""
     path = tmp_path / "cut.wav"
-    path.write_bytes(wav_bytes(tmp_path)[: 44 + 16000 + 1])  # half a second and one stray byte
-    x = samples(read_wav(path))
-    assert np.array_equal(x, original()[:8000])
+    whole = wav_bytes(tmp_path)
+    path.write_bytes(whole[: 44 + 16000 + 1])  # half a second and one stray byte
+    assert_refused(path, "truncated", f"says {len(whole) - 44} bytes", "holds 16001")
+
+
+def test_a_stray_byte_after_the_last_whole_sample_is_dropped(tmp_path: Path) -> None:
+    data = bytearray(wav_bytes(tmp_path)[: 44 + 16001])
+    data[40:44] = (16001).to_bytes(4, "little")  # a data chunk of half a second and one byte
+    path = tmp_path / "odd.wav"
+    path.write_bytes(bytes(data))
+    assert np.array_equal(samples(read_wav(path)), original()[:8000])
 
 
 def test_float_wav_is_refused(tmp_path: Path) -> None:
@@ -300,7 +388,7 @@ def test_float_wav_is_refused(tmp_path: Path) -> None:
     fmt += (64000).to_bytes(4, "little") + (4).to_bytes(2, "little") + (32).to_bytes(2, "little")
     body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + b"data" + len(data).to_bytes(4, "little") + data
     path.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
-    assert_refused(path, "unsupported WAV encoding", "format tag 3", "PCM")
+    assert_refused(path, "unsupported WAV encoding", "format tag 3", "PCM", "A-law")
 
 
 @needs_sox

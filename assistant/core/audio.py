@@ -1,4 +1,4 @@
-"""PCM audio helpers: reading WAV files of any PCM layout, resampling, chunking.
+"""PCM audio helpers: reading WAV files of any PCM or G.711 layout, resampling, chunking.
 
 Inside the assistant audio is 16-bit mono PCM at 8 kHz (telephone) or 16 kHz; everything else is
 converted at the edge, here, or refused with a clear error.
@@ -6,6 +6,7 @@ converted at the edge, here, or refused with a clear error.
 from __future__ import annotations
 
 import audioop
+import stat
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from assistant.core.errors import AudioFormatError
 
 STREAM_RATES = (8000, 16000)
 _WAVE_FORMAT_PCM = 1
+_WAVE_FORMAT_ALAW = 6
 _WAVE_FORMAT_MULAW = 7
+_G711 = (_WAVE_FORMAT_ALAW, _WAVE_FORMAT_MULAW)
+_PCM_BITS = (8, 16, 24, 32)
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
 
@@ -36,12 +40,10 @@ class Audio:
 def read_wav(path: str | Path, rate: int | None = None) -> Audio:
     """Read a WAV file as 16-bit mono PCM, resampled to `rate` when given.
 
-    Accepts PCM of 8/16/24/32 bits and G.711 μ-law, any channel count and sample rate.
+    Accepts PCM of 8/16/24/32 bits and G.711 A-law and μ-law, any channel count and sample rate.
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioFormatError(f"{path}: no such file")
-    data = path.read_bytes()
+    data = _read(path)
     if not data:
         raise AudioFormatError(f"{path}: empty file, expected a WAV recording")
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
@@ -51,7 +53,8 @@ def read_wav(path: str | Path, rate: int | None = None) -> Audio:
         raise AudioFormatError(f"{path}: WAV file holds no audio samples (truncated?)")
     if fmt == _WAVE_FORMAT_MULAW:
         pcm = audioop.ulaw2lin(frames, 2)
-        width = 2
+    elif fmt == _WAVE_FORMAT_ALAW:
+        pcm = alaw_to_pcm(frames)
     else:
         if width == 1:
             frames = audioop.bias(frames, 1, -128)  # 8-bit WAV samples are unsigned
@@ -64,6 +67,37 @@ def read_wav(path: str | Path, rate: int | None = None) -> Audio:
     return resample(audio, rate) if rate else audio
 
 
+def alaw_to_pcm(codes: bytes) -> bytes:
+    """G.711 A-law bytes to 16-bit little-endian PCM (ITU-T G.711, the 13-bit values scaled by 8)."""
+    return _ALAW_TABLE[np.frombuffer(codes, dtype=np.uint8)].tobytes()
+
+
+def _alaw_table() -> np.ndarray:
+    code = np.arange(256) ^ 0x55  # even bits are inverted on the line
+    exponent, mantissa = (code >> 4) & 0x7, code & 0xF
+    magnitude = np.where(exponent == 0, (mantissa << 4) + 8,
+                         ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0))
+    return np.where(code & 0x80, magnitude, -magnitude).astype("<i2")
+
+
+_ALAW_TABLE = _alaw_table()
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, or a one-line error saying what `path` is instead of a readable file."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise AudioFormatError(f"{path}: is a directory, expected a WAV file")
+        if not stat.S_ISREG(mode):
+            raise AudioFormatError(f"{path}: is not a regular file, expected a WAV file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise AudioFormatError(f"{path}: no such file") from None
+    except OSError as error:
+        raise AudioFormatError(f"{path}: cannot read it ({error.strerror})") from None
+
+
 def _parse_wav(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:
     """Walk the RIFF chunks ourselves: the `wave` module refuses μ-law and extensible headers."""
     pos, fmt_chunk, frames = 12, None, None
@@ -73,7 +107,10 @@ def _parse_wav(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:
         if cid == b"fmt ":
             fmt_chunk = body
         elif cid == b"data":
-            frames = body  # a truncated file gives a short body: keep what is there
+            if len(body) < size:
+                raise AudioFormatError(f"{path}: WAV file is truncated: its data chunk says {size} bytes, "
+                                       f"the file holds {len(body)}")
+            frames = body
             break
         pos += 8 + size + (size & 1)
     if fmt_chunk is None or len(fmt_chunk) < 16:
@@ -86,15 +123,17 @@ def _parse_wav(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:
     bits = int.from_bytes(fmt_chunk[14:16], "little")
     if fmt == _WAVE_FORMAT_EXTENSIBLE and len(fmt_chunk) >= 26:
         fmt = int.from_bytes(fmt_chunk[24:26], "little")
-    if fmt not in (_WAVE_FORMAT_PCM, _WAVE_FORMAT_MULAW):
+    if fmt not in (_WAVE_FORMAT_PCM, *_G711):
         raise AudioFormatError(
-            f"{path}: unsupported WAV encoding (format tag {fmt}); use PCM or μ-law"
+            f"{path}: unsupported WAV encoding (format tag {fmt}); use PCM, A-law or μ-law"
         )
     if channels < 1 or rate < 1000:
         raise AudioFormatError(f"{path}: bad WAV header ({channels} channels, {rate} Hz)")
+    if bits not in (_PCM_BITS if fmt == _WAVE_FORMAT_PCM else (8,)):
+        kind = "PCM" if fmt == _WAVE_FORMAT_PCM else "G.711"
+        allowed = ", ".join(map(str, _PCM_BITS)) if fmt == _WAVE_FORMAT_PCM else "8"
+        raise AudioFormatError(f"{path}: unsupported sample width of {bits} bits for {kind}; use {allowed}")
     width = bits // 8
-    if fmt == _WAVE_FORMAT_PCM and width not in (1, 2, 3, 4):
-        raise AudioFormatError(f"{path}: unsupported sample width of {bits} bits")
     block = width * channels
     return fmt, channels, rate, width, frames[: len(frames) - len(frames) % block]
 
