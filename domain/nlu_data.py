@@ -28,6 +28,7 @@ _ANNOTATION = re.compile(  # Rasa's ENTITY_REGEX (rasa/shared/nlu/training_data/
     r"(?:\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|\{(?P<dict>[^}]+?)\}|\[(?P<dicts>.*?)\])"
 )
 _ENTITY_DICT = re.compile(r"\{([^}]+?)\}")
+_UNCLOSED = re.compile(r"\[[^\]]+\][({\[]")  # the start of an annotation _ANNOTATION did not match
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def parse_example(intent: str, entry: Entry) -> Example:
     written = entry.text
     end = 0
     for match in _ANNOTATION.finditer(written):
+        _check_plain(written[end:match.start()])
         plain.append(written[end:match.start()])
         start = sum(map(len, plain))
         text = match["text"]
@@ -159,8 +161,17 @@ def parse_example(intent: str, entry: Entry) -> Example:
             entities += [_entity(d, text, start) for d in dicts]
         plain.append(text)
         end = match.end()
+    _check_plain(written[end:])
     plain.append(written[end:])
     return Example(intent, "".join(plain), tuple(entities), entry.place)
+
+
+def _check_plain(text: str) -> None:
+    """Rasa keeps an annotation it cannot match as plain text, brackets and all: `[两百](quantity`."""
+    unclosed = _UNCLOSED.search(text)
+    if unclosed:
+        raise ValueError(f"annotation {text[unclosed.start():]!r} is not closed: "
+                         "write [text](entity), [text]{\"entity\": ...} or [text][{...}]")
 
 
 def _entity(written: str, text: str, start: int) -> Entity:

@@ -68,5 +68,8 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        raise file_error(path, mark.line + 1 if mark else 1, problem) from error
+        if isinstance(error, yaml.reader.ReaderError):  # a character YAML refuses (a NUL): no mark, a position
+            line, problem = text.count("\n", 0, error.position) + 1, f"character #x{error.character:04x}: {error.reason}"
+        else:
+            line, problem = mark.line + 1 if mark else 1, getattr(error, "problem", None) or str(error)
+        raise file_error(path, line, problem) from error

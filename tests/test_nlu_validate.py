@@ -134,6 +134,25 @@ def test_an_annotation_rasa_cannot_read_is_an_error(project: Config, baseline: s
     assert added(project, baseline) == {(ERROR, "bad-annotation", "nlu_data/securities.yml", first + 2)}
 
 
+@pytest.mark.parametrize("annotation", ["[两百](quantity", '[两百]{"entity": "quantity"', "[两百][{"])
+def test_an_unclosed_annotation_is_an_error_at_its_line(project: Config, baseline: set[Found], annotation: str) -> None:
+    first = append(project, "securities.yml", f"- intent: stock_buy\n  examples: |\n    - 买{annotation}股茅台\n")
+    assert added(project, baseline) == {(ERROR, "bad-annotation", "nlu_data/securities.yml", first + 2)}
+    assert "not closed" in message_at(project, "bad-annotation", "nlu_data/securities.yml", first + 2)
+
+
+def test_a_nul_byte_is_an_error_at_its_own_line(project: Config) -> None:
+    first = append(project, "cards.yml", "- intent: card_lost\n  examples: |\n    - 我的卡\x00丢了\n")
+    assert found(project) == {(ERROR, "broken-file", "nlu_data/cards.yml", first + 2)}
+    assert "#x0000" in message_at(project, "broken-file", "nlu_data/cards.yml", first + 2)
+
+
+@pytest.mark.parametrize("text", ["", "nlu: []\n", 'version: "3.1"\nnlu:\n'])
+def test_an_empty_lookup_file_is_an_error_that_names_it(project: Config, baseline: set[Found], text: str) -> None:
+    (project.nlu_dir / "lookups" / "funds.yml").write_text(text, encoding="utf-8")
+    assert added(project, baseline) == {(ERROR, "empty-file", "nlu_data/lookups/funds.yml", 0)}
+
+
 @pytest.mark.parametrize("count, level", [(1, ERROR), (5, WARNING)])
 def test_too_few_examples(project: Config, baseline: set[Found], count: int, level: str) -> None:
     insert_after(project.intents_dir / "dialogue.yml", "replies:", "  thanks: 不客气。")

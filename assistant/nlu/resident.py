@@ -4,11 +4,17 @@ Importing TensorFlow and Rasa alone takes ~20 s here, so commands do not load th
 they talk to a background process over a Unix socket named after the model's hash
 (var/nlu/<hash>.sock). The first command starts it; later ones connect at once. A retrained model has
 a new hash and so gets a new process; an idle one exits by itself.
+
+One request is a line of JSON, {"text": ...}; the answer a line of JSON, the parse or {"error": ...}.
+The process sheds what it must not parse: a text over MAX_TEXT_CHARS (DIET's attention grows with the
+square of the tokens: 17,069 tokens asked for 10 GB) and a line that is not such a request are
+answered with an error, and the connection goes on serving.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -23,6 +29,14 @@ from assistant.nlu.train import sidecar
 
 IDLE_EXIT_S = 2 * 3600
 START_TIMEOUT_S = 240
+MAX_TEXT_CHARS = 1000  # what the process parses; callers bound utterances well below (config.yml limits:)
+MAX_LINE_BYTES = 16 * MAX_TEXT_CHARS  # a request's line, JSON escapes included; a longer one is not read
+
+log = logging.getLogger(__name__)
+
+
+class NluRefused(AssistantError):
+    """The NLU process answered a request with an error instead of a parse."""
 
 
 def socket_for(model: Path) -> Path:
@@ -63,13 +77,14 @@ class RasaParser:
         return self.loop.run_until_complete(self.agent.parse_message(text))
 
 
-def serve(model: Path) -> None:
-    """Run the resident process (blocks); exits after IDLE_EXIT_S without a request."""
+def serve(model: Path, path: Path | None = None) -> None:
+    """Run the resident process (blocks) on `path` (the model's own socket by default); exits after
+    IDLE_EXIT_S without a request."""
     # This process only parses, and DIET's ~800 small ops run faster on one thread than handed between
     # two: 0.3-0.6 ms less per parse on two cores, busy or not (measured interleaved with two threads).
     # Confidences differ from a two-thread process's by < 1e-6 (TensorFlow sums in another order).
     parser = RasaParser(model, tf_threads=1)
-    path = socket_for(model)
+    path = path or socket_for(model)
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
@@ -79,13 +94,15 @@ def serve(model: Path) -> None:
     clients: set[threading.Thread] = set()
 
     def handle(conn: socket.socket) -> None:
-        with conn, conn.makefile("rwb") as stream:
-            for line in stream:
-                with lock:
-                    result = parser.parse(json.loads(line)["text"])
-                stream.write(_json_line(result))
-                stream.flush()
-        clients.discard(threading.current_thread())
+        try:
+            with conn, conn.makefile("rwb") as stream:
+                while line := _read_request(stream):
+                    stream.write(_answer(line, parser, lock))
+                    stream.flush()
+        except OSError:
+            pass  # the client went away mid-answer
+        finally:
+            clients.discard(threading.current_thread())
 
     try:
         while True:
@@ -100,6 +117,53 @@ def serve(model: Path) -> None:
             thread.start()
     finally:
         path.unlink(missing_ok=True)
+
+
+def _read_request(stream: Any) -> bytes:
+    """The next request line; an over-long one comes back as its first MAX_LINE_BYTES (no newline),
+    the rest of it read and dropped. b"" at the end of the stream."""
+    line = stream.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+        while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        return line[:MAX_LINE_BYTES]
+    return line
+
+
+def _answer(line: bytes, parser: Any, lock: threading.Lock) -> bytes:
+    """The answer to one request line: the parse, or an error for what is not parsed."""
+    try:
+        text = _request_text(line)
+    except ValueError as problem:
+        return _error_line(str(problem))
+    try:
+        with lock:
+            result = parser.parse(text)
+    except Exception as error:  # noqa: BLE001 - one bad parse must not take the process down for every call
+        log.exception("parse failed")
+        return _error_line(f"parse failed: {type(error).__name__}")
+    return _json_line(result)
+
+
+def _request_text(line: bytes) -> str:
+    """The text a request line asks to parse; ValueError says why it is refused."""
+    if not line.endswith(b"\n"):  # over-long (cut by _read_request), or the stream ended mid-line
+        raise ValueError(f"a request is one line of at most {MAX_LINE_BYTES} bytes")
+    try:
+        request = json.loads(line)
+    except ValueError:
+        raise ValueError("a request is a line of JSON") from None
+    text = request.get("text") if isinstance(request, dict) else None
+    if not isinstance(text, str):
+        raise ValueError('a request is {"text": "..."}')
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"a text of {len(text)} characters is over the limit of {MAX_TEXT_CHARS}")
+    return text
+
+
+def _error_line(problem: str) -> bytes:
+    log.warning("refused a request: %s", problem)
+    return json.dumps({"error": problem}).encode() + b"\n"
 
 
 def _json_line(result: dict[str, Any]) -> bytes:
@@ -123,7 +187,10 @@ class ResidentNlu:
         line = self.stream.readline()
         if not line:
             raise AssistantError("the NLU process closed the connection; see var/nlu/server.log")
-        return json.loads(line)
+        answer = json.loads(line)
+        if "error" in answer:
+            raise NluRefused(f"the NLU process refused the text: {answer['error']}")
+        return answer
 
     def close(self) -> None:
         self.stream.close()

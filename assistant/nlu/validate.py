@@ -121,10 +121,15 @@ def _read(config: Config) -> tuple[list[Finding], _Data | None]:
         findings.append(Finding(ERROR, config.nlu_dir.relative_to(config.root), 0, "no training data (*.yml)",
                                 "broken-file"))
     for path in paths:
+        shown = path.relative_to(config.root)
         try:
-            items += read_items(path, path.relative_to(config.root))
+            read = read_items(path, shown)
         except DataFileError as error:
             findings.append(_file_finding(error, config.root, config.nlu_dir))
+            continue
+        if not read:  # Rasa reads it as nothing: a lookup table emptied by mistake trains without its names
+            findings.append(Finding(ERROR, shown, 0, "no `nlu:` items: the file is empty", "empty-file"))
+        items += read
     try:
         catalog = Catalog.load(config.intents_dir)
         places = _catalog_places(config.intents_dir, config.root)
