@@ -231,3 +231,42 @@ def test_the_api_docs_work_without_the_internet(page: Any, server: str) -> None:
     expect(page.locator("text=Unable to render this definition")).to_have_count(0)
     shot(page, "08-api-docs")
     assert elsewhere == []
+
+
+@pytest.fixture()
+def other_port(server: str) -> Iterator[str]:
+    """A page on another port of the desk's host (the same site, so the session cookie goes along) that
+    tries to take the next call for whoever has the desk open; its URL."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = (f'<script>fetch("{server}/api/calls/next", {{method: "POST", mode: "no-cors", credentials: "include"}})'
+            '.finally(() => { document.title = "sent"; });</script>').encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    host = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{host.server_address[1]}/"
+    host.shutdown()
+    host.server_close()
+
+
+def test_a_page_on_another_port_cannot_take_a_call_for_the_agent(page: Any, database: str, other_port: str) -> None:
+    log_in(page, "王芳")
+    page.wait_for_url("**/agent")
+    store = CallStore(database, backend_clock(load_config()))
+    waiting = store.db.value("SELECT COUNT(*) FROM handoffs WHERE status = 'waiting'")
+    assert waiting > 0  # something the page could take
+    page.goto(other_port)
+    page.wait_for_function("document.title === 'sent'")
+    assert store.db.value("SELECT COUNT(*) FROM handoffs WHERE status = 'waiting'") == waiting
+    assert store.db.value("SELECT state FROM agents WHERE name = '王芳'") == "available"

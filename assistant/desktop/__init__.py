@@ -12,6 +12,8 @@
     scheduler.py  handing due callbacks to available agents in the background, every `dispatch_s`
     services.py   the above, built once per app from config.yml and a database
     auth.py       the session cookie; what agents and supervisors may do
+    guard.py      what every request passes: the same-origin check on changes (CSRF), body size and
+                  type limits, the security headers on every answer
     schemas.py    the API's request and response bodies
     api.py        the JSON API under /api
     app.py        `create_app(config, database, clock)`: pages, API, WebSocket, offline API docs, and the

@@ -7,11 +7,13 @@ the browser's cookie; the database keeps only its SHA-256, so a copy of the data
 Sessions last `session_minutes` from the login (fixed, not sliding: a shift's login ends when the
 shift would, however busy it was); logging out, or a new password, ends them sooner.
 
-Guessing is throttled per name, in the database so that every server counts the same attempts: each
-attempt is counted as it starts, in one statement (so parallel attempts on several servers cannot all
-slip under the limit); after `max_failed_logins` within `lockout_minutes` of the first, the name's
-logins are refused until those minutes have passed, whatever the password. Unknown names count the
-same way; a successful login clears its name's count.
+Guessing is throttled per name and per client address, in the database so that every server counts
+the same attempts: each attempt is counted as it starts, in one statement (so parallel attempts on
+several servers cannot all slip under the limit); after `max_failed_logins` for a name (or
+`max_failed_logins_per_address` from an address) within `lockout_minutes` of the first, its logins are
+refused until those minutes have passed, whatever the password. Unknown names count the same way. A
+successful login clears its name's count, and takes only itself off its address's count: one account's
+good password does not buy guesses at others.
 """
 from __future__ import annotations
 
@@ -40,12 +42,16 @@ CREATE TABLE IF NOT EXISTS desk_sessions (token_hash TEXT PRIMARY KEY, name TEXT
 CREATE INDEX IF NOT EXISTS desk_sessions_expiry ON desk_sessions (expires_at);
 CREATE TABLE IF NOT EXISTS desk_login_attempts (name TEXT PRIMARY KEY, attempts INTEGER NOT NULL,
     since TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS desk_login_addresses (address TEXT PRIMARY KEY, attempts INTEGER NOT NULL,
+    since TEXT NOT NULL);
 """
-# One more login attempt for a name: the count starts again once the window from its first attempt has passed.
+# The attempts counted per name, and per client address: table and key column.
+_BY_NAME, _BY_ADDRESS = ("desk_login_attempts", "name"), ("desk_login_addresses", "address")
+# One more login attempt: the count starts again once the window from its first attempt has passed.
 _ATTEMPT = (
-    "INSERT INTO desk_login_attempts (name, attempts, since) VALUES (?, 1, ?) ON CONFLICT (name) DO UPDATE SET "
-    "attempts = CASE WHEN desk_login_attempts.since <= ? THEN 1 ELSE desk_login_attempts.attempts + 1 END, "
-    "since = CASE WHEN desk_login_attempts.since <= ? THEN excluded.since ELSE desk_login_attempts.since END "
+    "INSERT INTO {0} ({1}, attempts, since) VALUES (?, 1, ?) ON CONFLICT ({1}) DO UPDATE SET "
+    "attempts = CASE WHEN {0}.since <= ? THEN 1 ELSE {0}.attempts + 1 END, "
+    "since = CASE WHEN {0}.since <= ? THEN excluded.since ELSE {0}.since END "
     "RETURNING attempts, since")
 # scrypt cost: 16 MiB and ~50 ms a hash, slow for guessing and fine for a login.
 _N, _R, _P, _LENGTH = 2 ** 14, 8, 1, 32
@@ -58,10 +64,10 @@ class User:
 
 
 class LockedOut(AssistantError):
-    """Too many failed logins for a name: refused for `retry_s` more seconds."""
+    """Too many failed logins for a name or from an address (`whose`): refused for `retry_s` more seconds."""
 
-    def __init__(self, retry_s: int) -> None:
-        super().__init__(f"too many failed logins for this name: try again in {math.ceil(retry_s / 60)} min")
+    def __init__(self, retry_s: int, whose: str = "for this name") -> None:
+        super().__init__(f"too many failed logins {whose}: try again in {math.ceil(retry_s / 60)} min")
         self.retry_s = retry_s
 
 
@@ -71,6 +77,7 @@ class Accounts:
         self.db = queue.db
         self.session = timedelta(minutes=settings.session_minutes)
         self.max_failed = settings.max_failed_logins
+        self.max_failed_per_address = settings.max_failed_logins_per_address
         self.lockout = timedelta(minutes=settings.lockout_minutes)
         self.db.script(SCHEMA)
 
@@ -97,11 +104,13 @@ class Accounts:
                                 (name, role, hashed, now))
         return User(name, role)
 
-    def login(self, name: str, password: str) -> tuple[User, str] | None:
+    def login(self, name: str, password: str, address: str | None = None) -> tuple[User, str] | None:
         """The user and a new session token if the password is theirs, else None; LockedOut after too
-        many failed attempts for the name."""
+        many failed attempts for the name, or from the client `address` (None: not over the network)."""
         name = name.strip()
-        self._count_attempt(name)
+        if address is not None:
+            self._count_attempt(_BY_ADDRESS, address, self.max_failed_per_address, "from this address")
+        self._count_attempt(_BY_NAME, name, self.max_failed, "for this name")
         row = self.db.row("SELECT name, role, password FROM desk_users WHERE name = ?", (name,))
         # An unknown name is checked against a stand-in hash: the answer takes as long as for a known one.
         matches = _matches(password, row["password"] if row else _stand_in())
@@ -113,18 +122,23 @@ class Accounts:
             self.db.execute("DELETE FROM desk_sessions WHERE expires_at < ?", (stamp(now),))
             self.db.execute("DELETE FROM desk_login_attempts WHERE name = ? OR since <= ?",
                             (name, stamp(now - self.lockout)))  # this name's count, and every stale one
+            self.db.execute("DELETE FROM desk_login_addresses WHERE since <= ?", (stamp(now - self.lockout),))
+            if address is not None:
+                self.db.execute("UPDATE desk_login_addresses SET attempts = attempts - 1 WHERE address = ? "
+                                "AND attempts > 0", (address,))
             self.db.execute("INSERT INTO desk_sessions (token_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)",
                             (_digest(token), row["name"], stamp(now), stamp(now + self.session)))
         return User(row["name"], row["role"]), token
 
-    def _count_attempt(self, name: str) -> None:
-        """Counts a login attempt for `name`; LockedOut when the failed ones before it reached the limit."""
+    def _count_attempt(self, table: tuple[str, str], key: str, limit: int, whose: str) -> None:
+        """Counts a login attempt for `key` (a name or an address) in `table`; LockedOut when the failed ones
+        before it reached `limit`."""
         now = self.queue.clock()
         stale = self.queue.stamp(now - self.lockout)
-        (counted,) = self.db.rows(_ATTEMPT, (name, self.queue.stamp(now), stale, stale))
-        if counted["attempts"] > self.max_failed:
+        (counted,) = self.db.rows(_ATTEMPT.format(*table), (key, self.queue.stamp(now), stale, stale))
+        if counted["attempts"] > limit:
             ends = datetime.fromisoformat(counted["since"]) + self.lockout
-            raise LockedOut(math.ceil((ends - now).total_seconds()))
+            raise LockedOut(math.ceil((ends - now).total_seconds()), whose)
 
     def user(self, token: str) -> User | None:
         """Whose session `token` is; None for an unknown, ended or expired one."""

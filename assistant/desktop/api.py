@@ -2,22 +2,26 @@
 
 No `from __future__ import annotations` here: FastAPI reads the parameter annotations.
 Refusals are JSON `{"detail": "..."}`: 401 without a live session (and for a wrong name or password,
-the same message whichever was wrong), 403 for another agent's ticket or another role's endpoint,
-404 for an unknown ticket, 409 when the queue refuses (not available, no call to end), 422 for a
-bad request body or window, 429 for a name with too many failed logins (known or not: the same).
+the same message whichever was wrong), 403 for another role's endpoint or a change from a page not
+the desk's own (guard.py), 404 for a ticket the user may not read, whether it exists or is another
+agent's (so ticket numbers cannot be probed), 409 when the queue refuses (not available, no call to
+end), 422 for a bad request body, ticket number or window, 429 for a name or a client address with too
+many failed logins (known names or not: the same), and from guard.py 413 and 415 for a body too large
+or not JSON.
 """
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, List, Optional
+from typing import Annotated, Any, List, Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from assistant.core.errors import AssistantError
 from assistant.desktop import auth
 from assistant.desktop.accounts import AGENT, LockedOut, User
 from assistant.desktop.auth import agent_user, current_user, services, supervisor_user
+from assistant.desktop.guard import NOT_FROM_THE_DESK, NOT_JSON, TOO_LARGE
 from assistant.desktop.schemas import AgentOut, Call, Login, Me, Problem, Snapshot, StateChange, StatsOut, WrapUp
 from assistant.desktop.services import Services
 from assistant.desktop.stats import Window
@@ -35,11 +39,26 @@ TAGS = [
 ]
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {401: "not logged in, or the session has expired", 403: "not allowed for this user",
-                 404: "no such ticket", 409: "the queue refused (see detail)", 422: "a bad request",
-                 429: "too many failed logins for this name: Retry-After says for how many seconds"}
-    return {status: {"model": Problem, "description": described[status]} for status in statuses}
+# The figures' windows: far enough either way for any call centre, near enough that no date sum overflows.
+YEARS = range(2000, 3000)
+Ticket = Annotated[int, Path(ge=1, le=2 ** 63 - 1, description="the ticket number", example=1)]
+
+
+def _problems(*statuses: int, changes: bool = False, body: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The refusals an operation may answer: `statuses`, and guard.py's for one that `changes` something
+    or takes a JSON `body` (which may also not be UTF-8 text: FastAPI's 400)."""
+    described = {400: "the body is not UTF-8 text", 401: "not logged in, or the session has expired",
+                 403: "not allowed for this user", 404: "no such ticket, or not this agent's",
+                 409: "the queue refused (see detail)", 413: TOO_LARGE, 415: NOT_JSON,
+                 422: "a bad request: the detail names what and why",
+                 429: "too many failed logins for this name or from this address: Retry-After says for how "
+                      "many seconds"}
+    if changes:
+        statuses += (403,)
+        described[403] = f"not allowed for this user, or {NOT_FROM_THE_DESK}"
+    if body:
+        statuses += (400, 413, 415, 422)
+    return {status: {"model": Problem, "description": described[status]} for status in sorted(set(statuses))}
 
 
 router = APIRouter(prefix="/api", responses=_problems(401))
@@ -60,21 +79,23 @@ def _me(desk: Services, user: User) -> dict[str, Any]:
 
 
 def _readable(desk: Services, ticket: int, user: User) -> Entry:
-    """The ticket if this user may see it: an agent their own, a supervisor any."""
+    """The ticket if this user may see it: an agent their own, a supervisor any. Another agent's ticket
+    is not found, like one that does not exist."""
     with _refused(404):
         entry = desk.queue.entry(ticket)
-    if user.role == AGENT and entry.agent != user.name:
-        raise HTTPException(403, f"ticket {ticket} is not yours")
+        if user.role == AGENT and entry.agent != user.name:
+            raise AssistantError(f"no hand-off ticket {ticket}")
     return entry
 
 
-@router.post("/login", tags=["session"], response_model=Me, responses=_problems(429),
+@router.post("/login", tags=["session"], response_model=Me, responses=_problems(429, changes=True, body=True),
              description="Checks the password and sets the session cookie (HttpOnly, SameSite=Strict). After "
                          "`desktop.max_failed_logins` failed logins for a name within `desktop.lockout_minutes`, "
-                         "that name's logins get 429 until those minutes have passed, even with the right password.")
+                         "that name's logins get 429 until those minutes have passed, even with the right password; "
+                         "the same after `desktop.max_failed_logins_per_address` from one client address.")
 def login(body: Login, request: Request, response: Response, desk: Services = Depends(services)) -> Any:
     try:
-        found = desk.accounts.login(body.name, body.password)
+        found = desk.accounts.login(body.name, body.password, request.client.host if request.client else None)
     except LockedOut as locked:
         raise HTTPException(429, str(locked), headers={"Retry-After": str(locked.retry_s)}) from None
     if found is None:
@@ -84,7 +105,7 @@ def login(body: Login, request: Request, response: Response, desk: Services = De
     return _me(desk, user)
 
 
-@router.post("/logout", tags=["session"], status_code=204, response_class=Response,
+@router.post("/logout", tags=["session"], status_code=204, response_class=Response, responses=_problems(changes=True),
              description="Ends the session (if any) and clears its cookie.")
 def logout(request: Request, desk: Services = Depends(services)) -> Response:
     token = request.cookies.get(auth.COOKIE)
@@ -100,7 +121,7 @@ def me(user: User = Depends(current_user), desk: Services = Depends(services)) -
     return _me(desk, user)
 
 
-@router.put("/me/state", tags=["agent"], response_model=AgentOut, responses=_problems(403, 409),
+@router.put("/me/state", tags=["agent"], response_model=AgentOut, responses=_problems(409, changes=True, body=True),
             description="An agent becomes available for calls, or away. Not while on a call or wrapping one up.")
 def set_state(body: StateChange, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
     with _refused(409):
@@ -128,7 +149,7 @@ def dispositions(user: User = Depends(current_user), desk: Services = Depends(se
     return list(desk.queue.settings.dispositions)
 
 
-@router.post("/calls/next", tags=["calls"], response_model=Optional[Call], responses=_problems(403, 409),
+@router.post("/calls/next", tags=["calls"], response_model=Optional[Call], responses=_problems(409, changes=True),
              description="Gives the agent the next call their skills cover (a due callback first, then the "
                          "highest priority, oldest first) and puts them on it; null when none waits.")
 def take_next(user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
@@ -144,15 +165,16 @@ def current_call(user: User = Depends(agent_user), desk: Services = Depends(serv
     return desk.board.context(entry) if entry else None
 
 
-@router.get("/calls/{ticket}", tags=["calls"], response_model=Call, responses=_problems(403, 404),
+@router.get("/calls/{ticket}", tags=["calls"], response_model=Call, responses=_problems(404, 422),
             description="A ticket's whole context: an agent's own tickets only, any for a supervisor.")
-def call(ticket: int, user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+def call(ticket: Ticket, user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
     return desk.board.context(_readable(desk, ticket, user))
 
 
-@router.post("/calls/{ticket}/end", tags=["calls"], response_model=Call, responses=_problems(403, 404, 409),
+@router.post("/calls/{ticket}/end", tags=["calls"], response_model=Call,
+             responses=_problems(404, 409, 422, changes=True),
              description="The call is over: the ticket is done and the agent wraps up.")
-def end_call(ticket: int, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+def end_call(ticket: Ticket, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
     entry = _readable(desk, ticket, user)
     if entry.status != TAKEN:
         raise HTTPException(409, f"ticket {ticket} is not on a call ({entry.status})")
@@ -161,9 +183,9 @@ def end_call(ticket: int, user: User = Depends(agent_user), desk: Services = Dep
 
 
 @router.post("/calls/{ticket}/wrap-up", tags=["calls"], response_model=Call,
-             responses=_problems(403, 404, 409, 422),
+             responses=_problems(404, 409, changes=True, body=True),
              description="Records how the call ended (a disposition and a note); the agent is available again.")
-def wrap_up(ticket: int, body: WrapUp, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+def wrap_up(ticket: Ticket, body: WrapUp, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
     _readable(desk, ticket, user)
     if body.disposition not in desk.queue.settings.dispositions:
         raise HTTPException(422, f"disposition must be one of {', '.join(desk.queue.settings.dispositions)}")
@@ -179,12 +201,17 @@ def wrap_up(ticket: int, body: WrapUp, user: User = Depends(agent_user), desk: S
             description="Service level, speed of answer, abandonment, callbacks due and kept, containment and "
                         "per-hour series over a window; without `since` and `until`, today (Beijing time).")
 def stats(
-    since: Optional[datetime] = Query(None, description="window start, ISO 8601 (no offset: Beijing time)"),
-    until: Optional[datetime] = Query(None, description="window end (exclusive); at most 31 days after since"),
+    since: Optional[datetime] = Query(None, description="window start, ISO 8601 (no offset: Beijing time), "
+                                                        f"in the years {YEARS.start} to {YEARS.stop - 1}",
+                                      example="2025-01-06T00:00:00"),
+    until: Optional[datetime] = Query(None, description="window end (exclusive); at most 31 days after since",
+                                      example="2025-01-07T00:00:00"),
     user: User = Depends(supervisor_user), desk: Services = Depends(services),
 ) -> Any:
     if (since is None) != (until is None):
         raise HTTPException(422, "give both since and until, or neither (today)")
+    if any(moment and moment.year not in YEARS for moment in (since, until)):
+        raise HTTPException(422, f"the window must lie in the years {YEARS.start} to {YEARS.stop - 1}")
     with _refused(422):
         window = Window.between(since, until) if since and until else None
     return dataclasses.asdict(desk.stats.figures(window))

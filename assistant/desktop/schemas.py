@@ -1,50 +1,63 @@
 """The desk API's request and response bodies (pydantic), as /docs and /openapi.json describe them.
 
 No `from __future__ import annotations` here: pydantic 1 reads these annotations at class creation.
+The document is OpenAPI 3.0, where a field that may be null says `nullable` (pydantic 1 does not).
 """
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Dict, List, Literal, Optional, Type
 
 from pydantic import BaseModel, Field
 
 
-class Problem(BaseModel):
-    detail: str = Field(..., description="what went wrong, in one sentence", example="this ticket is not yours")
+class Schema(BaseModel):
+    class Config:
+        @staticmethod
+        def schema_extra(schema: Dict[str, Any], model: Type[BaseModel]) -> None:
+            for field in model.__fields__.values():
+                if field.allow_none:
+                    shown = schema["properties"][field.alias]
+                    if "$ref" in shown:  # OpenAPI 3.0 ignores whatever stands beside a $ref
+                        shown["allOf"] = [{"$ref": shown.pop("$ref")}]
+                    shown["nullable"] = True
 
 
-class Login(BaseModel):
+class Problem(Schema):
+    detail: str = Field(..., description="what went wrong, in one sentence", example="no hand-off ticket 7")
+
+
+class Login(Schema):
     name: str = Field(..., min_length=1, max_length=100, example="王芳")
     password: str = Field(..., min_length=1, max_length=200)
 
 
-class StateChange(BaseModel):
+class StateChange(Schema):
     state: Literal["available", "away"] = Field(..., description="available: ready for calls; away: not")
 
 
-class WrapUp(BaseModel):
+class WrapUp(Schema):
     disposition: str = Field(..., description="one of GET /api/dispositions", example="resolved")
     note: str = Field("", max_length=2000, description="free text; card numbers in it are kept masked")
 
 
-class AgentOut(BaseModel):
+class AgentOut(Schema):
     name: str
     skills: List[str]
     state: str = Field(..., description="available, on_call, wrap_up or away")
     since: str = Field(..., description="when the state began (ISO 8601, Beijing time)")
 
 
-class Me(BaseModel):
+class Me(Schema):
     name: str
     role: str = Field(..., description="agent or supervisor")
     agent: Optional[AgentOut] = Field(None, description="the agent's queue state (agents only)")
 
 
-class CallbackOut(BaseModel):
+class CallbackOut(Schema):
     phone: Optional[str] = Field(..., description="the number to call (in lists: its last 4 digits only)")
     due_at: str
     confirmation: str = Field(..., description="unconfirmed, confirmed or change_requested (SMS replies)")
 
 
-class Call(BaseModel):
+class Call(Schema):
     """A hand-off ticket with what an agent needs to pick the call up. The transcript was stored
     with PINs removed and card and account numbers cut to their last 4 digits."""
 
@@ -79,7 +92,7 @@ class WaitingCall(Call):
                          "can keep up")
 
 
-class Snapshot(BaseModel):
+class Snapshot(Schema):
     as_of: str = Field(..., description="when the snapshot was taken")
     waiting_count: int = Field(..., description="calls waiting (the list shows the first 100)")
     waiting: List[WaitingCall] = Field(..., description="in the order agents get them")
@@ -87,7 +100,7 @@ class Snapshot(BaseModel):
     callbacks: List[Call] = Field(..., description="booked callbacks not handed out yet, the soonest first")
 
 
-class HourOut(BaseModel):
+class HourOut(Schema):
     start: str
     arrivals: int
     answered: int
@@ -95,7 +108,7 @@ class HourOut(BaseModel):
     service_level: Optional[float]
 
 
-class StatsOut(BaseModel):
+class StatsOut(Schema):
     """Figures over a window (see README, "Agent desktop"); shares are 0..1, null when nothing to divide."""
 
     since: str

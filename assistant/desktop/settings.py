@@ -12,6 +12,7 @@ from assistant.core.errors import AssistantError
 class DesktopSettings:
     session_minutes: float = 480.0  # a login lasts this long from when it was made (fixed, not sliding)
     max_failed_logins: int = 5  # this many failed logins for one name within lockout_minutes ...
+    max_failed_logins_per_address: int = 20  # or this many from one client address (a whole floor behind one NAT)
     lockout_minutes: float = 15.0  # ... and its logins are refused until those minutes have passed
     poll_s: float = 0.5  # how often the live queue looks at the database for changes by any process
     dispatch_s: float = 10.0  # how often each server hands due callbacks to available agents
