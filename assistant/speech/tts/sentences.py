@@ -11,8 +11,8 @@ from assistant.speech.tts.base import Synthesizer
 _SENTENCE_END = re.compile(
     r"([。！？；!?;…]+[”’」』）)\"']*|\.+[”’\"')]*(?=\s|$)|\n)"
 )
-_CLAUSE_END = re.compile(r"(?<=，)")
-# Longer sentences are also cut at their commas, so the first audio is not kept waiting.
+_CLAUSE_END = re.compile(r"(?<=[，：])")
+# Longer sentences are also cut at their commas and colons, so the first audio is not kept waiting.
 LONG_SENTENCE = 20
 
 
