@@ -41,8 +41,8 @@ def banking_dev(speech_dir: Path) -> list[SpokenRequest]:
 @pytest.fixture(scope="session")
 def assistant(config: Config) -> Any:
     """The real assistant: trained NLU (through the resident process), whisper, TTS."""
-    from assistant.runtime.voice import Assistant
+    from assistant.runtime.voice import VoiceService
 
-    instance = Assistant(config)
+    instance = VoiceService(config)
     _ = instance.understanding
     return instance

@@ -56,7 +56,8 @@ def test_an_order_by_voice_and_keys_then_a_person(project: Path) -> None:
     result = chat(project, lines, "--caller", CALLER)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    turns = [json.loads(line) for line in result.stdout.splitlines()]
+    greeting, *turns = [json.loads(line) for line in result.stdout.splitlines()]
+    assert greeting["say"].startswith("您好") and greeting["heard"] == "" and greeting["intent"] is None
     assert len(turns) == len(lines) and all(set(turn) == FIELDS for turn in turns)
     assert [turn["awaiting"] for turn in turns[:5]] == ["pin", "confirmation", "confirmation", "confirmation", None]
     assert turns[1]["heard"] == "按键****" and turns[1]["transaction"]["action"] == "banking.verify_pin"
@@ -83,7 +84,7 @@ def test_an_order_by_voice_and_keys_then_a_person(project: Path) -> None:
 def test_without_a_caller_id_a_pin_cannot_be_asked(project: Path) -> None:
     result = chat(project, ["查一下余额", "你好"])
     assert result.returncode == 0, result.stderr
-    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    greeting, first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert "无法通过您的来电号码确认身份" in first["say"] and first["awaiting"] is None
     assert second["intent"] == "greet"
 

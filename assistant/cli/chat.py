@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ from typing import Any
 from rich.console import Console
 
 from assistant.core.errors import AssistantError
-from assistant.core.frames import DialogTurn, EndOfCall, Frame, PartialTranscript
+from assistant.core.frames import (
+    CallStarted,
+    DialogTurn,
+    EndOfCall,
+    Frame,
+    PartialTranscript,
+)
 from assistant.core.pipeline import Processor
 from assistant.transports.text import KEYS_PREFIX, typed_frames
 from assistant.transports.wav import Recorder, call_audio, play_recording
@@ -36,11 +43,12 @@ class ConsoleView(Processor):
             c.print(f"[dim]… {redact(frame.text, secret=True)}[/dim]", highlight=False)
         elif isinstance(frame, DialogTurn):
             turn = frame.turn
-            c.print(f"[bold]caller:[/bold] {turn.heard}", highlight=False)
-            done = f" {turn.transaction.action}: {turn.transaction.status}" if turn.transaction else ""
-            waiting = f" awaiting {turn.awaiting}" if turn.awaiting else ""
-            c.print(f"[cyan]  → {turn.function or '-'} ({turn.intent or 'keys'}) {turn.slots}{done}{waiting}[/cyan]",
-                    highlight=False)
+            if turn.heard or turn.intent or turn.function:  # not the greeting, which answers no one
+                c.print(f"[bold]caller:[/bold] {turn.heard}", highlight=False)
+                done = f" {turn.transaction.action}: {turn.transaction.status}" if turn.transaction else ""
+                waiting = f" awaiting {turn.awaiting}" if turn.awaiting else ""
+                c.print(f"[cyan]  → {turn.function or '-'} ({turn.intent or 'keys'}) {turn.slots}{done}{waiting}[/cyan]",
+                        highlight=False)
             c.print(f"[green]assistant:[/green] {turn.say}", highlight=False)
         yield frame
 
@@ -71,6 +79,8 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
         outputs.append(_loudspeaker(backend, required=not (text or wav)))
     pipeline = assistant.pipeline(rate, [o for o in outputs if o], speak=bool(speak or save),
                                   caller=caller, listen=not text)
+    channel = "text" if text else "wav" if wav else "local"
+    pipeline.push(CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=rate, channel=channel))
     try:
         if text:
             console.print(f"[dim]Type what a caller would say ({KEYS_PREFIX}123# for key presses); "
@@ -78,7 +88,7 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
             for line in sys.stdin:
                 if not line.strip():
                     break
-                for frame in typed_frames(line.strip(), assistant.normalizer.normalize):
+                for frame in typed_frames(line.strip(), assistant.normalizer.normalize, assistant.understanding.limits):
                     pipeline.push(frame)
         elif wav:
             play_recording(pipeline, recording, audio_cfg.get("chunk_ms", 30))

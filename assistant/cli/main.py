@@ -1,6 +1,8 @@
 """The `assistant` command."""
 from __future__ import annotations
 
+import assistant.core.quiet  # noqa: F401 - first: telemetry off and libraries' warnings silenced before anything loads
+
 import json
 import logging
 import sys
@@ -13,6 +15,7 @@ from rich.console import Console
 
 from assistant.cli.desk import desk_app, serve
 from assistant.cli.queue import queue_app
+from assistant.cli.voice import say, voice_app
 from assistant.core.errors import AssistantError
 from domain.config import load_config
 from domain.errors import UserError
@@ -22,6 +25,7 @@ nlu_app = typer.Typer(no_args_is_help=True, help="Train and check the NLU model 
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(queue_app, name="queue")
 app.add_typer(desk_app, name="desk")
+app.add_typer(voice_app, name="voice")
 err = Console(stderr=True)
 
 
@@ -37,7 +41,7 @@ def main() -> None:
 
 
 def _assistant(waiting: str = "Starting the NLU process (first start only, ~30 s)") -> Any:
-    from assistant.runtime.voice import Assistant
+    from assistant.runtime.voice import VoiceService
 
     status = err.status(waiting)
     started = False
@@ -48,7 +52,7 @@ def _assistant(waiting: str = "Starting the NLU process (first start only, ~30 s
             status.start()
             started = True
 
-    assistant = Assistant(load_config(), on_wait=on_wait)
+    assistant = VoiceService(load_config(), on_wait=on_wait)
     _ = assistant.understanding  # connect (or start) now, with the spinner
     if started:
         status.stop()
@@ -125,10 +129,10 @@ def _routed(r: Any) -> dict[str, Any]:
 def transcribe(files: List[Path] = typer.Argument(..., help="WAV recordings")) -> None:
     """One transcript per line (normalised for the NLU: simplified characters, digits)."""
     from assistant.core.audio import read_wav
-    from assistant.runtime.voice import Assistant
+    from assistant.runtime.voice import VoiceService
     from assistant.speech.asr.base import transcribe as run
 
-    assistant = Assistant(load_config())
+    assistant = VoiceService(load_config())
     recognizer = assistant.recognizer(16000)
     failed = False
     for path in files:
@@ -207,14 +211,15 @@ def nlu_test(
     def connect() -> Any:
         if holdout or voice:
             return _assistant()
-        from assistant.runtime.voice import Assistant
+        from assistant.runtime.voice import VoiceService
 
-        return Assistant(load_config())  # cross-validation trains its own models: no NLU process
+        return VoiceService(load_config())  # cross-validation trains its own models: no NLU process
 
     run_nlu_test(connect, holdout=holdout, voice=voice, folds=folds, epochs=epochs, out=out)
 
 
 app.command()(serve)  # assistant/desktop/cli.py
+app.command()(say)  # assistant/cli/voice.py
 
 
 if __name__ == "__main__":

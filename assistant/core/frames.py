@@ -17,6 +17,29 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class ControlFrame(Frame):
+    """A frame that overtakes data frames still queued for a call (an interruption, the end of the call)."""
+
+
+INBOUND, OUTBOUND = "inbound", "outbound"
+
+
+@dataclass(frozen=True)
+class CallStarted(Frame):
+    """A call begins: the first frame of every call, before any audio. The assistant speaks first.
+
+    `start_function` (outbound calls): the catalog function the call opens with instead of the greeting.
+    """
+
+    call_id: str
+    caller: str | None = None  # the caller id (a phone number), if known
+    direction: str = INBOUND
+    sample_rate: int = 16000
+    channel: str = "local"  # where the call came from: local, wav, text, sip, audiosocket, media-stream
+    start_function: str | None = None
+
+
+@dataclass(frozen=True)
 class AudioChunk(Frame):
     """Caller audio as it arrives."""
 
@@ -96,10 +119,10 @@ class SynthesizedAudio(Frame):
 
 
 @dataclass(frozen=True)
-class Interruption(Frame):
+class Interruption(ControlFrame):
     """The caller barged in: drop any reply audio not yet played."""
 
 
 @dataclass(frozen=True)
-class EndOfCall(Frame):
-    pass
+class EndOfCall(ControlFrame):
+    """The call ended (the caller hung up, the line dropped, or the dialog finished)."""

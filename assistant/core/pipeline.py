@@ -1,6 +1,6 @@
 """The call flow: frames pushed through a list of small processors.
 
-    Pipeline([Vad(...), Transcriber(...), Understander(...), Policy(...), Speaker(...), output])
+    Pipeline([Vad(...), Transcriber(...), UnderstandingStage(...), Responder(...), Speaker(...), output])
 
 Each processor gets every frame and yields the frames to pass on: the ones it does not handle
 unchanged, plus whatever it produces. A WAV file, the local microphone, a typed line and (later) a

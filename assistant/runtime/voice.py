@@ -1,6 +1,8 @@
 """What a running assistant holds, loaded once per process, and the call pipeline built from it."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -8,15 +10,18 @@ from typing import Any
 from adapters import backend_clock, open_backend
 from assistant.catalog.catalog import Catalog
 from assistant.catalog.template import names, render
+from assistant.core.frames import CallStarted, Frame
 from assistant.core.pipeline import Pipeline, Processor
+from assistant.core.session import AudioSink, CallSession
 from assistant.dialog.dialog import Dialog
 from assistant.dialog.responder import Responder
-from assistant.dialog.service import DialogSettings, Policy
+from assistant.dialog.service import DialogService
+from assistant.dialog.settings import DialogSettings
 from assistant.nlu.normalize import Normalizer
 from assistant.nlu.resident import ResidentNlu
 from assistant.nlu.scope import ScopeCheck
 from assistant.nlu.train import train
-from assistant.nlu.understanding import Understander, Understanding
+from assistant.nlu.understanding import InputLimits, Understanding, UnderstandingStage
 from assistant.queue.hold import HoldLine
 from assistant.queue.settings import QueueSettings
 from assistant.speech.asr.base import Recognizer
@@ -27,6 +32,7 @@ from assistant.speech.tts.base import Synthesizer
 from assistant.speech.tts.prompt_cache import PromptCache
 from assistant.speech.tts.sentences import split_sentences
 from assistant.speech.vad import Vad
+from assistant.speech.workers import QueuedSynthesizer, SpeechWorker
 from assistant.storage.calls import CallStore, database_location
 from assistant.transports.wav import HeardRecording, hear_recording
 from domain.clock import Clock
@@ -37,7 +43,10 @@ from domain.vocabulary import Vocabulary
 _PROMPT_NAMES = {"currency": 4, "bill_type": 6, "stock": 6}
 
 
-class Assistant:
+class VoiceService:
+    """The voice side of one process: the catalog, the NLU, the shared speech workers and the back end,
+    and each call's processors built over them."""
+
     def __init__(self, config: Config, on_wait: Any = None) -> None:
         self.config = config
         self.on_wait = on_wait  # called while waiting for the NLU process to come up
@@ -49,9 +58,11 @@ class Assistant:
 
     @cached_property
     def understanding(self) -> Understanding:
+        limits = InputLimits.from_config(self.config.section("limits"),
+                                         self.config.section("dialog").get("pin_length", DialogSettings.pin_length))
         parser = ResidentNlu(train(self.config), on_wait=self.on_wait)
         scope = ScopeCheck.from_data(self.config.nlu_dir)
-        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope, self.clock())
+        return Understanding(parser, self.normalizer, self.vocabulary, self.catalog, scope, self.clock(), limits)
 
     def recognizer(self, sample_rate: int) -> Recognizer:
         """One per stream rate (vosk decodes at the caller's rate; whisper resamples to 16 kHz)."""
@@ -76,7 +87,8 @@ class Assistant:
 
     @cached_property
     def synthesizer(self) -> Synthesizer:
-        return make_synthesizer(self.config)
+        """The configured voice, shared by every call: one sentence at a time on the TTS worker."""
+        return QueuedSynthesizer(make_synthesizer(self.config), self.tts_worker)
 
     @cached_property
     def prompt_cache(self) -> PromptCache:
@@ -93,14 +105,14 @@ class Assistant:
         return frozenset(s for text in texts for s in split_sentences(text))
 
     @cached_property
-    def policy(self) -> Policy:
-        """The dialog policy over the catalog, the back end (config.yml `adapters:`), the call store and
+    def dialogs(self) -> DialogService:
+        """What every call's dialog shares: the catalog, the catalog, the back end (config.yml `adapters:`), the call store and
         the hand-off queue in it (config.yml `queue:`)."""
         section = self.config.section("dialog")
         settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", DialogSettings.threshold))
         clock = self.clock()
         store = CallStore(database_location(self.config), clock)
-        return Policy(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
+        return DialogService(self.catalog, self.vocabulary.display, open_backend(self.config), store, clock, settings,
                       QueueSettings.from_config(self.config.section("queue")))
 
     def clock(self) -> Clock:
@@ -108,7 +120,7 @@ class Assistant:
         return backend_clock(self.config)
 
     def dialog(self, caller: str | None = None) -> Dialog:
-        return self.policy.open(caller)
+        return self.dialogs.open(caller)
 
     def hear_recording(self, path: Path) -> HeardRecording:
         """What the assistant understands of a recording, heard as a call hears it."""
@@ -117,26 +129,55 @@ class Assistant:
     def hearing(self, sample_rate: int) -> list[Processor]:
         """Caller audio at `sample_rate` to IntentResult: the stages a call and `nlu test --voice` share."""
         return [Vad(Vad.settings_from(self.config.section("vad")), sample_rate),
-                Transcriber(self.recognizer(sample_rate), self.normalizer.normalize),
-                Understander(self.understanding)]
+                Transcriber(self.recognizer(sample_rate), self.normalizer.normalize, self.asr_worker),
+                UnderstandingStage(self.understanding)]
 
-    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True,
-                 caller: str | None = None, listen: bool = True) -> Pipeline:
-        """The whole call flow of one call from `caller` (a phone number, if known), caller audio in
-        at `sample_rate`, ending in `outputs`; without `listen`, typed text in instead of audio."""
-        stages = self.hearing(sample_rate) if listen else [Understander(self.understanding)]
+    def stages(self, sample_rate: int, speak: bool = True, caller: str | None = None,
+               listen: bool = True) -> list[Processor]:
+        """The processors of one call from `caller` (a phone number, if known), caller audio in at
+        `sample_rate`; without `listen`, typed text in instead of audio.
+
+            Vad → Transcriber → UnderstandingStage → Responder → Speaker → HoldLine
+        """
+        stages = self.hearing(sample_rate) if listen else [UnderstandingStage(self.understanding)]
         dialog = self.dialog(caller)
-        stages.append(Responder(dialog))
+        stages.append(Responder(dialog, self.catalog))
         if speak:
             speaker = Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences())
             stages.append(speaker)
             if listen:  # typed text has no audio clock to pace hold audio by
                 stages.append(self.hold_line(dialog, speaker))
-        return Pipeline(stages + outputs)
+        return stages
+
+    def pipeline(self, sample_rate: int, outputs: list[Processor], speak: bool = True,
+                 caller: str | None = None, listen: bool = True) -> Pipeline:
+        """One call's flow driven synchronously, ending in `outputs` (a typed chat, a recording)."""
+        return Pipeline(self.stages(sample_rate, speak, caller, listen) + outputs)
+
+    def open_call(self, call: CallStarted, sink: AudioSink | None,
+                  observe: Callable[[Frame], None] | None = None) -> CallSession:
+        """A live call on the event loop: `await session.run()`, then `session.push(frame)` as audio arrives."""
+        stages = self.stages(call.sample_rate, speak=True, caller=call.caller)
+        return CallSession(call, stages, sink, self.call_threads, observe)
+
+    @cached_property
+    def call_threads(self) -> ThreadPoolExecutor:
+        """The threads calls' processors run in, one per busy call (config.yml `runtime.max_calls`)."""
+        limit = int(self.config.section("runtime").get("max_calls", 32))
+        return ThreadPoolExecutor(max_workers=limit, thread_name_prefix="call")
+
+    @cached_property
+    def asr_worker(self) -> SpeechWorker:
+        """The one queue every call's Whisper decodes wait in."""
+        return SpeechWorker("asr")
+
+    @cached_property
+    def tts_worker(self) -> SpeechWorker:
+        return SpeechWorker("tts")
 
     def hold_line(self, dialog: Dialog, speaker: Speaker) -> HoldLine:
         """Hold audio for `dialog`'s caller while they wait for a person (config.yml `queue:`)."""
-        queue = self.policy.queue
+        queue = self.dialogs.queue
         return HoldLine(lambda ticket: queue.entry(ticket).status, dialog.queue_notice, speaker.pcm,
                         self.synthesizer.sample_rate, queue.settings.hold_announce_s,
                         self.catalog.prompts["agent_connecting"])

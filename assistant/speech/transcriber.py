@@ -3,12 +3,12 @@
 For recognisers that only decode at the end (Whisper), decoding starts speculatively as soon as the
 caller pauses (SpeechPaused). If the caller says nothing more before the utterance closes, that result
 is the transcript and the decode has already run during the end-of-utterance silence; if they go on,
-it is only shown as a partial.
+it is only shown as a partial. Decodes of every call queue at one shared worker (speech/workers.py).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from assistant.core.audio import Audio, resample
 from assistant.core.frames import (
@@ -22,18 +22,19 @@ from assistant.core.frames import (
 )
 from assistant.core.pipeline import Processor
 from assistant.speech.asr.base import Recognizer, RecognizerStream, transcribe
+from assistant.speech.workers import SpeechWorker
 
 
 class Transcriber(Processor):
-    def __init__(self, recognizer: Recognizer, normalize: Callable[[str], str]) -> None:
+    def __init__(self, recognizer: Recognizer, normalize: Callable[[str], str], worker: SpeechWorker) -> None:
         self.recognizer = recognizer
+        self.worker = worker
         self.normalize = normalize
         self.at_end = getattr(recognizer, "decodes_at_end", False)
         self.stream: RecognizerStream | None = None  # streaming recognisers only
         self.audio: Audio | None = None  # this utterance at the caller's rate (decode-at-end ones)
         self.speculation: tuple[float, Future[str]] | None = None
         self.shown: Future[str] | None = None  # the speculation already shown as a partial
-        self.pool = ThreadPoolExecutor(max_workers=1)
 
     def process(self, frame: Frame) -> Iterator[Frame]:
         yield frame
@@ -51,7 +52,7 @@ class Transcriber(Processor):
             elif self.stream:
                 yield from self._partial(self.stream.accept(self._at_rate(Audio(frame.pcm, frame.sample_rate))))
         elif isinstance(frame, SpeechPaused) and self.audio:
-            self.speculation = (frame.t, self.pool.submit(self._decode, self.audio))
+            self.speculation = (frame.t, self.worker.submit(self._decode, self.audio))
         elif isinstance(frame, SpeechStopped) and (self.audio or self.stream):
             raw = self._final(frame.t)
             self.audio = self.stream = None
@@ -78,8 +79,8 @@ class Transcriber(Processor):
         if self.stream:
             return self.stream.finish()
         if self.speculation:
-            # a stale speculation finishes first: a decode may consult the NLU, which takes one at a time
-            words = self.speculation[1].result()
-            if self.speculation[0] == last_voice:
-                return words  # nothing voiced since the pause: same words
-        return self._decode(self.audio)
+            paused_at, future = self.speculation
+            if paused_at == last_voice:
+                return future.result()  # nothing voiced since the pause: same words
+            future.cancel()  # stale: if it has not started, no decode is spent on it
+        return self.worker.run(self._decode, self.audio)

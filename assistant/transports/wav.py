@@ -1,7 +1,7 @@
 """Recordings as the caller's end of a call: a WAV file played in at the rate a call would carry it,
 the reply audio kept as a WAV file, and a recording heard as a call hears it.
 
-`hear_recording` pushes a recording in at its own rate through the Vad → Transcriber → Understander
+`hear_recording` pushes a recording in at its own rate through the Vad → Transcriber → UnderstandingStage
 stages of the voice service's `hearing`, then a second of silence (as `assistant chat --wav` plays
 it). `assistant route --wav` and `assistant nlu test --voice` both hear recordings this way, so what
 they report is what a caller saying the same would get.
