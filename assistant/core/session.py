@@ -96,11 +96,6 @@ class CallSession:
             player.cancel()
             await asyncio.gather(player, return_exceptions=True)
 
-    @property
-    def queued_audio_s(self) -> float:
-        """Reply audio not yet sent to the sink."""
-        return sum(len(pcm) for pcm in self._playback) / 2 / self.call.sample_rate
-
     def _close_quietly(self) -> None:
         try:
             self.pipeline.push(EndOfCall())
