@@ -54,6 +54,8 @@ class AudioSink(Protocol):
 
 
 class CallSession:
+    """One call's frames through its processors to its sink (see the module's text)."""
+
     def __init__(self, call: CallStarted, stages: list[Processor], sink: AudioSink | None, executor: Executor,
                  observe: Callable[[Frame], None] | None = None, ahead_s: float = 0.1) -> None:
         """`observe` sees every frame that leaves the processors, on the event loop (views, metrics)."""
@@ -151,3 +153,7 @@ class _Outlet(Processor):
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.session._leaving, frame, frames)
         yield frame
+
+
+# What a transport needs of the rest of the system: a live call opened for it, e.g. VoiceService.open_call.
+CallOpener = Callable[[CallStarted, "AudioSink | None"], CallSession]
