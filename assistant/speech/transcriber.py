@@ -52,7 +52,7 @@ class Transcriber(Processor):
             elif self.stream:
                 yield from self._partial(self.stream.accept(self._at_rate(Audio(frame.pcm, frame.sample_rate))))
         elif isinstance(frame, SpeechPaused) and self.audio:
-            self.speculation = (frame.t, self.worker.submit(self._decode, self.audio))
+            self.speculation = (frame.t, self._submit(self.audio))
         elif isinstance(frame, SpeechStopped) and (self.audio or self.stream):
             raw = self._final(frame.t)
             self.audio = self.stream = None
@@ -68,8 +68,14 @@ class Transcriber(Processor):
     def _at_rate(self, audio: Audio) -> bytes:
         return resample(audio, self.recognizer.sample_rate).pcm
 
-    def _decode(self, audio: Audio) -> str:
-        return transcribe(self.recognizer, self._at_rate(audio))
+    def _submit(self, audio: Audio) -> Future[str]:
+        """A decode of `audio` queued at the shared worker; a recogniser that decodes batches is
+        given its decodes to batch with other calls' (of the same recogniser) waiting beside them."""
+        pcm = self._at_rate(audio)
+        batch = getattr(self.recognizer, "decode_batch", None)
+        if batch is not None:
+            return self.worker.submit_batched(batch, pcm)
+        return self.worker.submit(transcribe, self.recognizer, pcm)
 
     def _partial(self, text: str | None) -> Iterator[Frame]:
         if text:
@@ -83,4 +89,4 @@ class Transcriber(Processor):
             if paused_at == last_voice:
                 return future.result()  # nothing voiced since the pause: same words
             future.cancel()  # stale: if it has not started, no decode is spent on it
-        return self.worker.run(self._decode, self.audio)
+        return self._submit(self.audio).result()
