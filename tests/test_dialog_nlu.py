@@ -83,3 +83,14 @@ def test_asking_for_keys_and_for_a_person(world: World, assistant: Any) -> None:
     assert said(call, assistant, "按键服务").awaiting == "menu"
     turn = said(call, assistant, "转人工")
     assert turn.escalation and world.ticket(turn.escalation)["reason"] == "caller_request"
+
+
+def test_a_request_torn_between_buy_and_sell_is_asked_back(world: World, assistant: Any) -> None:
+    call = verified(world, assistant)
+    turn = said(call, assistant, "买卖股票招商银行两百股")  # the NLU: buy about 0.5, sell about 0.37
+    assert turn.awaiting == "function" and turn.say.startswith("您是要买入股票，还是卖出股票？")
+    turn = said(call, assistant, "卖出")
+    assert (turn.function, turn.awaiting) == ("stock_sell", "confirmation")
+    assert turn.slots == {"stock": "600036", "quantity": 200} and "您要卖出招商银行200股" in turn.say
+    said(call, assistant, "是")
+    assert [tuple(r) for r in world.rows("SELECT side, stock, quantity FROM orders")] == [("sell", "600036", 200)]

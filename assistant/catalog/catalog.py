@@ -19,6 +19,8 @@ Every `*.yml` file except `dialogue.yml` holds `functions:`, one entry per funct
               the call through to a person, item: how one entry of the outcome's `items` is said}
     handoff   instead of an action: put the call through to a person, for this reason
     skill     the agents' skill group that takes its calls when they go to a person (default: general)
+    opposite  the function doing the opposite (stock_buy: stock_sell; said on one side or on both
+              alike): when the NLU is torn between the two, the caller is asked which they meant
 
 `dialogue.yml` holds `replies:` (answers to intents that are not functions; `nlu_fallback` and
 `unknown_intent` must exist), `prompts:` (the dialog's own sentences, all of PROMPTS), `actions:` (the
@@ -27,7 +29,8 @@ a function says `verify`, `sms` once one books callbacks), `terms:` (how back-en
 data are said: filled -> 已成交) and `outcomes:`
 (the outcome replies of every function unless it says otherwise; "ok", "rejected", "failed" and
 "unknown" must exist; "ok" is also said when a function's own ok reply names a value the outcome
-lacks). Templates are in the language of assistant/template.py: slot names, and in
+lacks) and `ask_back:` (`first`, `second`: the words besides keys 1 and 2 and the functions' titles
+that pick one of two functions the caller was asked between). Templates are in the language of assistant/template.py: slot names, and in
 outcomes also the outcome's data fields and `id`. PIN slots are never said.
 """
 from __future__ import annotations
@@ -80,6 +83,7 @@ PROMPTS: dict[str, frozenset[str]] = {
     "unidentified": frozenset(),          # no customer for the caller's number
     "invalid": frozenset(),               # a value a slot's checks refused, when it says nothing itself
     "handoff": frozenset(),
+    "ask_between": frozenset({"first", "second"}),  # which of two functions: their titles, best first
     # Waiting for a person, and callbacks instead (the sms_ ones are text messages).
     "queue_wait": frozenset({"ahead", "minutes"}),  # callers ahead (none: no value) and the predicted wait
     "queue_busy": frozenset({"ahead"}),   # no prediction: nobody staffed, or more calls than agents take
@@ -105,7 +109,7 @@ WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7
 
 _FUNCTION_KEYS = frozenset({
     "intents", "title", "menu", "verify", "hours", "slots", "opening", "confirm", "action", "params",
-    "outcomes", "handoff", "skill",
+    "outcomes", "handoff", "skill", "opposite",
 })
 _SLOT_KEYS = frozenset({
     "type", "required", "prompt", "min", "max", "step", "invalid", "values", "keys", "same_as",
@@ -181,6 +185,7 @@ class FunctionSpec:
     hours: Hours | None = None
     handoff: str | None = None
     skill: str = DEFAULT_SKILL
+    opposite: str | None = None  # the function that does the opposite (both name each other once loaded)
 
     def slot(self, name: str) -> SlotSpec:
         return next(slot for slot in self.slots if slot.name == name)
@@ -196,6 +201,14 @@ class EngineActions:
     sms: str | None = None
 
 
+@dataclass(frozen=True)
+class AskBackWords:
+    """Words that pick the first or the second of two functions the caller is asked between."""
+
+    first: tuple[str, ...] = ()
+    second: tuple[str, ...] = ()
+
+
 @dataclass
 class MenuNode:
     title: str
@@ -209,7 +222,8 @@ class MenuNode:
 class Catalog:
     def __init__(self, functions: dict[str, FunctionSpec], replies: dict[str, str],
                  prompts: dict[str, str], terms: dict[str, str], outcomes: dict[str, OutcomeReply],
-                 menu: MenuNode, actions: EngineActions = EngineActions()) -> None:
+                 menu: MenuNode, actions: EngineActions = EngineActions(),
+                 ask_back: AskBackWords = AskBackWords()) -> None:
         self.functions = functions
         self.replies = replies
         self.prompts = prompts
@@ -217,6 +231,7 @@ class Catalog:
         self.terms = terms
         self.outcomes = outcomes
         self.menu = menu
+        self.ask_back = ask_back
         self._by_intent = {
             intent: function for function in functions.values() for intent in function.intents
         }
@@ -244,6 +259,7 @@ class Catalog:
     @classmethod
     def load(cls, directory: Path) -> Catalog:
         functions: dict[str, FunctionSpec] = {}
+        opposites: dict[str, tuple[Path, int]] = {}  # function id -> where its `opposite:` is
         claimed: dict[str, tuple[str, str]] = {}  # intent -> (function id, "file:line")
         menu = MenuNode("")
         paths = sorted(p for p in directory.glob("*.yml") if p.name != DIALOGUE_FILE)
@@ -262,8 +278,27 @@ class Catalog:
                     claimed[intent] = (function.id, f"{path}:{lines['intents']}")
                 if function.menu:
                     _add_to_menu(menu, function, path, lines["menu"])
-        *dialogue, actions = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
-        return cls(functions, *dialogue, menu, actions)
+                if function.opposite:
+                    opposites[function.id] = (path, lines["opposite"])
+        _pair_opposites(functions, opposites)
+        *dialogue, actions, ask_back = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
+        return cls(functions, *dialogue, menu, actions, ask_back)
+
+
+def _pair_opposites(functions: dict[str, FunctionSpec], said: dict[str, tuple[Path, int]]) -> None:
+    """Each `opposite:` names another function, which names it back or nothing; both end up naming
+    each other, and a function has one opposite at most."""
+    pairs: dict[str, str] = {}
+    for fid, (path, line) in said.items():
+        other = functions[fid].opposite
+        if other not in functions or other == fid:
+            raise file_error(path, line, f"function '{fid}': opposite: '{other}' is no other function")
+        for one, two in ((fid, other), (other, fid)):
+            if pairs.setdefault(one, two) != two:
+                raise file_error(path, line, f"function '{fid}': opposite: '{one}' is already the opposite "
+                                             f"of '{pairs[one]}'")
+    for one, two in pairs.items():
+        functions[one] = replace(functions[one], opposite=two)
 
 
 def _add_to_menu(root: MenuNode, function: FunctionSpec, path: Path, line: int) -> None:
@@ -359,7 +394,7 @@ def _read_functions(path: Path) -> Iterator[tuple[FunctionSpec, dict[str, int]]]
     for fid, spec in specs.items():
         function = _read_function(path, str(fid), spec, specs.line_of(fid))
         yield function, {"id": specs.line_of(fid), "intents": spec.line_of("intents"),
-                         "menu": spec.line_of("menu")}
+                         "menu": spec.line_of("menu"), "opposite": spec.line_of("opposite")}
 
 
 def _read_function(path: Path, fid: str, spec: Any, line: int) -> FunctionSpec:
@@ -393,6 +428,7 @@ def _read_function(path: Path, fid: str, spec: Any, line: int) -> FunctionSpec:
         hours=_read_hours(path, fields) if "hours" in fields.mapping else None,
         handoff=handoff,
         skill=_read_skill(fields),
+        opposite=fields.get("opposite", str, None),
     )
 
 
@@ -537,8 +573,9 @@ def _read_hours(path: Path, fields: _Fields) -> Hours:
 
 
 def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]], functions: dict[str, FunctionSpec]
-                   ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, OutcomeReply], EngineActions]:
-    fields = _top_level(path, frozenset({"replies", "prompts", "actions", "terms", "outcomes"}),
+                   ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, OutcomeReply], EngineActions,
+                              AskBackWords]:
+    fields = _top_level(path, frozenset({"replies", "prompts", "actions", "terms", "outcomes", "ask_back"}),
                         ("replies", "prompts", "outcomes"))
     replies = fields.mapping["replies"]
     for intent, reply in replies.items():
@@ -560,7 +597,12 @@ def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]], fun
             raise file_error(path, terms.line_of(code), f"terms: '{code}' must be the words said for it")
     outcomes = _read_outcomes(fields, "outcomes", set(), set(), set(), REQUIRED_OUTCOMES)
     actions = _read_engine_actions(fields, functions)
-    return dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes, actions
+    words = _Fields(path, fields.get("ask_back", LineMap, LineMap()), fields.mapping.line_of("ask_back"), "ask_back",
+                    frozenset({"first", "second"}))
+    ask_back = AskBackWords(tuple(words.get("first", list, [])), tuple(words.get("second", list, [])))
+    if set(ask_back.first) & set(ask_back.second):
+        raise fields.error("ask_back", "ask_back: a word may pick the first or the second, not both")
+    return dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes, actions, ask_back
 
 
 def _read_engine_actions(fields: _Fields, functions: dict[str, FunctionSpec]) -> EngineActions:

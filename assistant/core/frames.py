@@ -97,6 +97,9 @@ class IntentResult(Frame):
     confidence: float
     slots: dict[str, Any] = field(default_factory=dict)
     function: str | None = None
+    # The NLU's intents best first with their confidences (its fallback left out): the best one and
+    # its runners-up, which tell the dialog when to ask which of two functions the caller meant.
+    ranking: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Key presses: how the keys for the question being asked make one entry, and the key menu.
+"""Key presses: how the keys for the question being asked make one entry (the key menu: menu.py).
 
 An entry ends with # or, where its length is fixed (a PIN, a stock code, a menu choice), with its
 last key; a # with nothing before it ends nothing. What * does depends on the question.
@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.catalog.catalog import MENU_KEYS, Catalog, MenuNode, SlotSpec
-from assistant.catalog.template import render
+from assistant.catalog.catalog import MENU_KEYS, SlotSpec
 
 END = "#"
 STAR = "*"
@@ -70,9 +69,3 @@ def value_from_keys(slot: SlotSpec, keys: str) -> Any | None:
     if slot.type == "phone_number":
         return keys if _PHONE.fullmatch(keys) else None
     return None
-
-
-def menu_prompt(catalog: Catalog, node: MenuNode) -> str:
-    options = "，".join(render(catalog.prompts["menu_option"], {"key": key, "title": child.title})
-                       for key, child in zip(MENU_KEYS, node.children))
-    return render(catalog.prompts["menu"], {"options": options})

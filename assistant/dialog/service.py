@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from adapters.base import Backend
 from assistant.catalog.catalog import Catalog
+from assistant.core.errors import AssistantError
 from assistant.dialog.actions import Actions
 from assistant.dialog.callback import CallbackBooking
 from assistant.dialog.dialog import Dialog
 from assistant.dialog.handoff import HandOff
+from assistant.dialog.reasons import handoff_reasons
 from assistant.dialog.record import CallRecord
 from assistant.dialog.settings import DialogSettings
 from assistant.dialog.verification import Verification
@@ -26,6 +28,10 @@ class DialogService:
                  clock: Clock, settings: DialogSettings = DialogSettings(),
                  queue_settings: QueueSettings = QueueSettings()) -> None:
         """`names(value)` is how a canonical stock, currency or bill type is said: 600519 → 贵州茅台."""
+        unknown = set(queue_settings.reasons) - handoff_reasons(catalog)
+        if unknown:  # a misspelt reason would rank nothing, silently
+            raise AssistantError(f"config.yml: queue: reasons: {sorted(unknown)[0]!r} is no hand-off reason "
+                                 f"(they are: {', '.join(sorted(handoff_reasons(catalog)))})")
         self.catalog = catalog
         self.wording = Wording(catalog, names)
         self.backend = backend

@@ -11,6 +11,7 @@ from assistant.dialog.actions import Actions
 from assistant.dialog.wording import Wording
 
 WRONG_PIN = "wrong_pin"  # the back end's rejection of a wrong PIN that is not the last allowed
+LOCKED = "locked"  # the back end's rejection of any action once wrong PINs locked the customer out
 
 
 class Verification:

@@ -27,6 +27,8 @@ from domain.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
+RANKED = 3  # intents of the NLU's ranking an IntentResult carries: the best and two runners-up
+
 @dataclass(frozen=True)
 class InputLimits:
     """What one call may send (config.yml `limits:`)."""
@@ -87,7 +89,10 @@ class Understanding:
         if intent == OUT_OF_SCOPE or (self.scope and self.scope.out_of_scope(text, intent)):
             # out_of_scope is trained so DIET has somewhere to put it; not a function, and nothing we
             # serve, so 明早六点叫醒我 carries no callback time
-            intent, slots = FALLBACK, {}
+            intent, slots, ranking = FALLBACK, {}, ()
+        else:
+            ranking = tuple((r["name"], round(float(r["confidence"]), 4)) for r in parsed.get("intent_ranking") or []
+                            if r.get("name") not in (FALLBACK, None))[:RANKED]
         spec = self.catalog.function_for(intent)
         return IntentResult(
             text=text,
@@ -95,6 +100,7 @@ class Understanding:
             confidence=round(float(parsed["intent"]["confidence"]), 4),
             slots=slots,
             function=spec.id if spec else None,
+            ranking=ranking,
         )
 
     def too_long(self, text: str) -> bool:
