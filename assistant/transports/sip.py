@@ -1,0 +1,586 @@
+"""SIP calls answered by the assistant: PJSIP (pjsua2) does the signalling and RTP, the call runtime
+(assistant/core/session.py) does the rest.
+
+    server = SipServer("127.0.0.1", 5060, voice.open_call, max_calls=16)
+    await server.start()     # INVITEs are answered from now on
+    await server.stop()      # every call hung up (BYE), PJSIP shut down
+
+What a caller gets: an INVITE to any user is answered (180, then 200 once the call's session is open);
+the caller id is the user part of P-Asserted-Identity, else of From. Codecs PCMU, PCMA and G722 (the
+conference bridge runs at 8 kHz, so the session hears 8 kHz audio whatever the codec). BYE or CANCEL
+from the caller ends the call (EndOfCall); when the assistant's side of a call ends first (a failure,
+or `stop`), it sends BYE. A re-INVITE putting the call on hold (sendonly/inactive) keeps the call, and no
+audio flows either way until it is taken off hold. Keys arrive by RFC 4733 telephone-events or SIP
+INFO (application/dtmf-relay) as Dtmf frames, as the keypad's. OPTIONS is answered 200 (health
+probes); an INVITE beyond `max_calls` gets 503, so a proxy tries another worker.
+
+Threads. One thread ("sip") owns the one pjsua2 Endpoint of the process: it creates it, polls it
+(`libHandleEvents`, no PJSIP worker threads, `mainThreadOnly` so every SIP callback arrives on it), runs
+the jobs the event loop hands it, and destroys it. PJSIP objects (calls, media ports) are made, used and
+deleted only there, and never inside their own callbacks. The exception is audio: the conference bridge's
+clock thread (a PJSIP thread) calls each call's port every 20 ms; those callbacks only copy bytes and
+hand them on (`call_soon_threadsafe` to the event loop, a deque from it), so they hold the GIL for
+microseconds. The event loop never calls PJSIP.
+"""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import itertools
+import logging
+import queue
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pjsua2 as pj
+
+from assistant.core.errors import AssistantError
+from assistant.core.frames import INBOUND, AudioChunk, CallStarted, Dtmf, EndOfCall
+from assistant.core.session import FRAME_S, CallOpener, CallSession
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 8000  # the conference bridge's clock: what every call's session hears and says
+FRAME_BYTES = int(SAMPLE_RATE * FRAME_S) * 2
+CODECS = ("PCMU/8000", "PCMA/8000", "G722/16000")  # in order of preference; every other codec is off
+PJSUA_MAX_CALLS = 32  # compiled into PJSIP: calls it holds at once, refused ones included
+SPARE_SLOTS = 4  # slots kept free so a call over the limit can still be told 503
+POLL_MS = 10  # how long the sip thread waits for SIP events before it looks at its jobs
+PLAYOUT_FRAMES = 50  # at most 1 s of reply audio waits for the bridge (the session keeps ~100 ms there)
+HANGUP_WAIT_S = 3.0  # at stop: how long calls get to finish their BYE transactions
+KEYS = frozenset("0123456789*#")
+CALLER_CHARS = re.compile(r"[0-9A-Za-z+*#._-]{1,64}")
+PAI = re.compile(r"^P-Asserted-Identity[ \t]*:[ \t]*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
+URI_USER = re.compile(r"(?:sips?:([^@;>\s]+)@|tel:([^;>\s]+))", re.IGNORECASE)
+
+_endpoint_lock = threading.Lock()  # PJSIP allows one Endpoint per process
+
+
+def caller_id(from_header: str, request: str = "") -> str | None:
+    """The user part of P-Asserted-Identity in `request` (the raw INVITE), else of `from_header`
+    (a From value, name-addr or addr-spec); None when neither holds a plausible one."""
+    headers = [m.group(1) for m in PAI.finditer(request)] + [from_header]
+    for header in headers:
+        match = URI_USER.search(header)
+        if match:
+            user = match.group(1) or match.group(2)
+            if CALLER_CHARS.fullmatch(user):
+                return user
+    return None
+
+
+@dataclass
+class CallStats:
+    """What one call's media did: received RTP (from PJSIP's stream statistics) and how regularly the
+    bridge asked for reply audio (a late frame: more than 2 frame times after the one before)."""
+
+    call_id: str
+    rx_packets: int = 0
+    rx_lost: int = 0
+    rx_discarded: int = 0  # came too late or too early for the jitter buffer
+    jitter_ms: float = 0.0
+    frames_requested: int = 0
+    frames_played: int = 0  # of those, frames of reply audio (the others: silence)
+    frames_late: int = 0
+
+
+@dataclass
+class _Line:
+    """One call as the event loop sees it; also the session's AudioSink."""
+
+    key: int
+    call_id: str
+    session: CallSession | None = None
+    task: asyncio.Task | None = None
+    playout: deque[bytes] = field(default_factory=lambda: deque(maxlen=PLAYOUT_FRAMES))
+    held: bool = False  # set by the sip thread: while held no audio flows either way
+    heard_samples: int = 0
+    caller_hung_up: bool = False
+
+    async def send(self, pcm: bytes) -> None:
+        if not self.held:
+            self.playout.append(pcm)
+
+    async def clear(self) -> None:
+        self.playout.clear()
+
+    def heard(self, pcm: bytes) -> None:
+        """Caller audio from the bridge, on the event loop."""
+        if self.session is not None and not self.held:
+            self.session.push(AudioChunk(pcm, SAMPLE_RATE, self.heard_samples / SAMPLE_RATE))
+            self.heard_samples += len(pcm) // 2
+
+
+class SipServer:
+    """Answers SIP calls on host:port with sessions from `open_call` (see the module's text).
+
+    `rtp_port`: the first RTP port (default: the SIP port + 2); RTP and RTCP take the ports from there
+    up, two per call."""
+
+    def __init__(self, host: str, port: int, open_call: CallOpener, max_calls: int,
+                 rtp_port: int | None = None) -> None:
+        if max_calls < 1:
+            raise AssistantError(f"SIP: max_calls must be at least 1, not {max_calls}")
+        if max_calls > PJSUA_MAX_CALLS - SPARE_SLOTS:
+            log.warning("SIP: at most %d calls at once (PJSIP's limit), not %d", PJSUA_MAX_CALLS - SPARE_SLOTS, max_calls)
+            max_calls = PJSUA_MAX_CALLS - SPARE_SLOTS
+        self.host = host
+        self.port = port
+        self.rtp_port = rtp_port if rtp_port is not None else (port + 2 if port else 0)
+        self.open_call = open_call
+        self.max_calls = max_calls
+        self.stats: list[CallStats] = []  # one per finished call, newest last
+        self._lines: dict[int, _Line] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stack: _Stack | None = None
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._lines)
+
+    async def start(self) -> None:
+        """Binds host:port (UDP) and answers calls from now on; AssistantError when it cannot."""
+        if self._stack is not None:
+            raise AssistantError("SIP: the server is already started")
+        if not _endpoint_lock.acquire(blocking=False):
+            raise AssistantError("SIP: one SIP server per process (PJSIP has one endpoint per process)")
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[int] = self._loop.create_future()
+        self._stack = _Stack(self, ready)
+        self._stack.start()
+        try:
+            self.port = await ready
+        except BaseException:
+            self._stack.join(5)
+            self._stack = None
+            _endpoint_lock.release()
+            raise
+        log.info("SIP: answering calls on %s:%d (UDP), at most %d at once, codecs %s",
+                 self.host, self.port, self.max_calls, ", ".join(CODECS))
+
+    async def stop(self) -> None:
+        """Hangs every call up (BYE), waits for their sessions to end, and shuts PJSIP down."""
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        stack.post(stack.shutdown)
+        await asyncio.get_running_loop().run_in_executor(None, stack.join)
+        for line in list(self._lines.values()):  # the sip thread told each of them; make sure
+            self._ended(line.key)
+        tasks = [line.task for line in self._lines.values() if line.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
+        _endpoint_lock.release()
+        log.info("SIP: stopped")
+
+    # -- on the event loop, called from the sip thread through call_soon_threadsafe --
+
+    def _open(self, key: int, started: CallStarted) -> None:
+        line = _Line(key, started.call_id)
+        try:
+            line.session = self.open_call(started, line)
+        except Exception:
+            log.exception("SIP call %s: could not open a session; refused", started.call_id)
+            self._post(lambda stack: stack.reject(key, 500))
+            return
+        self._lines[key] = line
+        line.task = asyncio.create_task(self._run(line))
+        self._post(lambda stack: stack.answer(key))
+
+    async def _run(self, line: _Line) -> None:
+        try:
+            assert line.session is not None
+            await line.session.run()
+        finally:
+            self._lines.pop(line.key, None)
+            if not line.caller_hung_up:  # the assistant's side ended first: BYE
+                self._post(lambda stack: stack.hang_up(line.key))
+
+    def _ended(self, key: int) -> None:
+        line = self._lines.get(key)
+        if line is not None and not line.caller_hung_up:
+            line.caller_hung_up = True
+            if line.session is not None:
+                line.session.push(EndOfCall())
+
+    def _dtmf(self, key: int, digit: str) -> None:
+        line = self._lines.get(key)
+        if line is not None and line.session is not None:
+            line.session.push(Dtmf(digit))
+
+    def _post(self, job: Callable[[_Stack], None]) -> None:
+        stack = self._stack
+        if stack is not None:
+            stack.post(lambda: job(stack))
+
+    def _call_soon(self, callback: Callable[..., None], *args: object) -> None:
+        """From the sip or media threads to the event loop (dropped once the loop is gone)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback, *args)
+
+
+class _Stack(threading.Thread):
+    """The sip thread: owns the Endpoint, its account and every call's PJSIP objects."""
+
+    def __init__(self, server: SipServer, ready: asyncio.Future[int]) -> None:
+        super().__init__(name="sip", daemon=True)
+        self.server = server
+        self.ready = ready
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.calls: dict[int, _Call] = {}
+        self.keys = itertools.count(1)
+        self.running = True
+        self.endpoint: pj.Endpoint | None = None
+        self.account: _Account | None = None
+
+    def post(self, job: Callable[[], None]) -> None:
+        """Runs `job` on the sip thread (from any thread)."""
+        self.jobs.put(job)
+
+    def run(self) -> None:
+        try:
+            port = self._create()
+        except Exception as error:  # a port in use, a bad address: the caller of start() is told
+            self._destroy()
+            message = f"SIP: cannot listen on {self.server.host}:{self.server.port}: {error_text(error)}"
+            self.server._call_soon(_fail, self.ready, AssistantError(message))
+            return
+        self.server._call_soon(_succeed, self.ready, port)
+        try:
+            while self.running:
+                self.endpoint.libHandleEvents(POLL_MS)
+                self._run_jobs()
+        except Exception:
+            log.exception("SIP: the signalling thread failed; every call is hung up")
+        finally:
+            self._close_calls()
+            self._destroy()
+
+    def _run_jobs(self) -> None:
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                job()
+            except pj.Error as error:  # e.g. answering a call the caller has just cancelled
+                log.debug("SIP: %s", error_text(error))
+            except Exception:
+                log.exception("SIP: a signalling job failed")
+
+    def _create(self) -> int:
+        server = self.server
+        endpoint = self.endpoint = pj.Endpoint()
+        endpoint.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0  # this thread polls: no PJSIP worker threads calling Python
+        config.uaConfig.mainThreadOnly = True  # callbacks from media threads (RFC 4733 keys) come here too
+        config.uaConfig.maxCalls = PJSUA_MAX_CALLS
+        config.uaConfig.userAgent = "assistant"
+        config.logConfig.level = 3  # warnings and call events; never message bodies (INFO carries keys)
+        config.logConfig.consoleLevel = 0
+        config.logConfig.msgLogging = False
+        writer = _LogWriter()
+        writer.__disown__()  # libDestroy deletes the writer: C++ owns it
+        config.logConfig.writer = writer
+        config.medConfig.clockRate = SAMPLE_RATE
+        config.medConfig.sndClockRate = SAMPLE_RATE
+        config.medConfig.channelCount = 1
+        config.medConfig.audioFramePtime = int(FRAME_S * 1000)
+        config.medConfig.ecTailLen = 0  # no echo canceller: there is no loudspeaker here
+        config.medConfig.noVad = True  # send RTP all the time (no silence suppression)
+        endpoint.libInit(config)
+
+        transport = pj.TransportConfig()
+        transport.port = server.port
+        transport.boundAddress = server.host
+        transport.publicAddress = server.host
+        transport_id = endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        endpoint.libStart()
+        endpoint.audDevManager().setNullDev()  # no sound card; its clock drives the bridge
+        self._choose_codecs()
+        port = int(endpoint.transportGetInfo(transport_id).localName.rsplit(":", 1)[1])
+
+        account = pj.AccountConfig()
+        account.idUri = f"sip:assistant@{server.host}:{port}"
+        account.mediaConfig.transportConfig.port = server.rtp_port
+        account.mediaConfig.transportConfig.portRange = 4 * PJSUA_MAX_CALLS if server.rtp_port else 0
+        account.mediaConfig.transportConfig.boundAddress = server.host
+        account.mediaConfig.transportConfig.publicAddress = server.host
+        self.account = _Account(self)
+        self.account.create(account, True)  # the default account: it takes calls to any user
+        return port
+
+    def _choose_codecs(self) -> None:
+        assert self.endpoint is not None
+        for codec in self.endpoint.codecEnum2():
+            name = codec.codecId.rsplit("/", 1)[0] if codec.codecId.count("/") == 2 else codec.codecId
+            priority = 255 - CODECS.index(name) if name in CODECS else 0
+            self.endpoint.codecSetPriority(codec.codecId, priority)
+
+    # -- calls, on this thread --
+
+    def incoming(self, call_id: int, request: str) -> None:
+        assert self.account is not None
+        key = next(self.keys)
+        call = _Call(self, key, call_id)
+        self.calls[key] = call  # kept until DISCONNECTED, then deleted by a job here
+        info = call.getInfo()
+        call.sip_call_id = info.callIdString
+        if sum(not c.refused for c in self.calls.values()) > self.server.max_calls:
+            call.refused = True
+            log.warning("SIP call %s refused: %d calls already (max_calls)", info.callIdString, self.server.max_calls)
+            self.reject(key, 503)
+            return
+        caller = caller_id(info.remoteUri, request)
+        started = CallStarted(info.callIdString, caller, INBOUND, SAMPLE_RATE, "sip")
+        log.info("SIP call %s from %s", info.callIdString, caller or "an unknown number")
+        call.answer(_status(180))
+        self.server._call_soon(self.server._open, key, started)
+
+    def answer(self, key: int) -> None:
+        call = self.calls.get(key)
+        if call is not None and not call.disconnected:
+            call.answer(_status(200))
+
+    def reject(self, key: int, code: int) -> None:
+        call = self.calls.get(key)
+        if call is not None and not call.disconnected:
+            call.hangup(_status(code))
+
+    def hang_up(self, key: int) -> None:
+        call = self.calls.get(key)
+        if call is not None and not call.disconnected:
+            log.info("SIP call %s: hanging up", call.sip_call_id)
+            call.hangup(pj.CallOpParam(True))
+
+    def disconnected(self, call: _Call) -> None:
+        """From the call's own callback: tell the session, delete the PJSIP objects afterwards."""
+        call.disconnected = True
+        if not call.refused:
+            self.server._call_soon(self.server._ended, call.key)
+        self.post(lambda: self._forget(call.key))
+
+    def _forget(self, key: int) -> None:
+        call = self.calls.pop(key, None)
+        if call is not None:
+            call.release_media()
+            if not call.refused:
+                self.server.stats.append(call.stats)
+
+    def shutdown(self) -> None:
+        self.running = False
+
+    def _close_calls(self) -> None:
+        """Every call hung up (BYE, or a final answer to one still ringing), their transactions given
+        a moment, then every PJSIP object deleted here, before the endpoint."""
+        for key in list(self.calls):
+            try:
+                self.hang_up(key)
+            except pj.Error as error:
+                log.debug("SIP: %s", error_text(error))
+        deadline = time.monotonic() + HANGUP_WAIT_S
+        while any(not c.disconnected for c in self.calls.values()) and time.monotonic() < deadline:
+            self.endpoint.libHandleEvents(POLL_MS)
+            self._run_jobs()
+        self.endpoint.libHandleEvents(POLL_MS)  # let the last BYE transactions send
+        self._run_jobs()
+        for key in list(self.calls):
+            self._forget(key)
+        while not self.jobs.empty():  # what is still posted may hold calls; nothing may outlive PJSIP
+            self.jobs.get_nowait()
+
+    def _destroy(self) -> None:
+        if self.account is not None:
+            self.account.shutdown()
+            self.account = None
+        if self.endpoint is not None:
+            try:
+                self.endpoint.libDestroy()
+            except pj.Error as error:
+                log.warning("SIP: shutting PJSIP down: %s", error_text(error))
+            self.endpoint = None
+
+
+class _Account(pj.Account):
+    def __init__(self, stack: _Stack) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        try:
+            self.stack.incoming(prm.callId, prm.rdata.wholeMsg)
+        except Exception:  # never let an exception cross back into PJSIP
+            log.exception("SIP: an incoming call failed")
+
+
+class _Call(pj.Call):
+    """One call's PJSIP side: its state, its media connected to a port of ours, its keys."""
+
+    def __init__(self, stack: _Stack, key: int, call_id: int) -> None:
+        super().__init__(stack.account, call_id)
+        self.stack = stack
+        self.key = key
+        self.sip_call_id = ""
+        self.refused = False
+        self.disconnected = False
+        self.port: _Port | None = None
+        self.media: pj.AudioMedia | None = None
+        self.stats = CallStats("")
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        try:
+            if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
+                self.stack.disconnected(self)
+        except Exception:
+            log.exception("SIP call %s: state change", self.sip_call_id)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        try:
+            self._media_changed()
+        except Exception:
+            log.exception("SIP call %s: media change", self.sip_call_id)
+
+    def _media_changed(self) -> None:
+        if self.refused:
+            return
+        info = self.getInfo()  # kept while its media are read: they live in it
+        line = self.stack.server._lines.get(self.key)  # read only: the loop owns the mapping
+        for media in info.media:
+            if media.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            if media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if self.port is None:
+                    self.port = _Port(self.stack.server, self.key, self.stats)
+                    self.port.create()
+                self.media = self.getAudioMedia(media.index)  # a new stream may come with each offer
+                self.media.startTransmit(self.port)
+                self.port.startTransmit(self.media)
+                held = False
+            else:  # held by the caller (sendonly, inactive), or media gone
+                self._disconnect_media()
+                held = True
+            if line is not None and line.held != held:
+                line.held = held
+                line.playout.clear()
+                log.info("SIP call %s %s", self.sip_call_id, "on hold" if held else "off hold")
+            return
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        digit = prm.digit.upper()
+        if digit in KEYS:  # never logged: keys may be a PIN
+            self.stack.server._call_soon(self.stack.server._dtmf, self.key, digit)
+
+    def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:
+        try:
+            stat = self.getStreamStat(prm.streamIdx)
+            rx = stat.rtcp.rxStat
+            self.stats.rx_packets += rx.pkt
+            self.stats.rx_lost += rx.loss
+            self.stats.rx_discarded += rx.discard + stat.jbuf.discard
+            self.stats.jitter_ms = max(self.stats.jitter_ms, rx.jitterUsec.mean / 1000)
+        except pj.Error as error:
+            log.debug("SIP call %s: no stream statistics: %s", self.sip_call_id, error_text(error))
+        self.stats.call_id = self.sip_call_id
+
+    def _disconnect_media(self) -> None:
+        if self.media is not None and self.port is not None:
+            for source, sink in ((self.media, self.port), (self.port, self.media)):
+                try:
+                    source.stopTransmit(sink)
+                except pj.Error:
+                    pass  # the stream is already gone
+        self.media = None
+
+    def release_media(self) -> None:
+        """Before the call object goes: its port out of the bridge, then deleted (on this thread)."""
+        self._disconnect_media()
+        self.stats.call_id = self.sip_call_id
+        self.port = None
+
+
+class _Port(pj.AudioMediaPort):
+    """A call's end in the conference bridge: caller audio out of it, reply audio into it. Called on
+    the bridge's clock thread every 20 ms; keep these two methods short."""
+
+    def __init__(self, server: SipServer, key: int, stats: CallStats) -> None:
+        super().__init__()
+        self.server = server
+        self.key = key
+        self.stats = stats
+        self.last_request = 0.0
+
+    def create(self) -> None:
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, SAMPLE_RATE, 1, int(FRAME_S * 1_000_000), 16)
+        self.createPort(f"call{self.key}", fmt)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            line = self.server._lines.get(self.key)
+            if line is not None:
+                self.server._call_soon(line.heard, _vector_bytes(frame.buf))
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        now = time.monotonic()
+        if self.last_request and now - self.last_request > 2 * FRAME_S:
+            self.stats.frames_late += 1
+        self.last_request = now
+        self.stats.frames_requested += 1
+        line = self.server._lines.get(self.key)
+        try:
+            pcm = line.playout.popleft() if line is not None else None
+        except IndexError:
+            pcm = None
+        if pcm is None:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_NONE  # silence
+            return
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(pcm)
+        self.stats.frames_played += 1
+
+
+class _LogWriter(pj.LogWriter):
+    """PJSIP's own log lines into Python logging, at debug."""
+
+    def write(self, entry: pj.LogEntry) -> None:
+        log.debug("pjsip: %s", entry.msg.rstrip())
+
+
+def _copy_by_pointer(vector: pj.ByteVector) -> bytes:
+    """A ByteVector's bytes in one copy: the SWIG proxy wraps a std::vector<unsigned char>, whose first
+    member points to its data (checked below); iterating the proxy instead costs ~0.6 ms a frame."""
+    data = ctypes.c_void_p.from_address(int(vector.this)).value
+    return ctypes.string_at(data, vector.size()) if data else b""
+
+
+_PROBE = bytes(range(256))
+_vector_bytes: Callable[[pj.ByteVector], bytes] = (
+    _copy_by_pointer if _copy_by_pointer(pj.ByteVector(_PROBE)) == _PROBE else bytes)  # another layout: slowly
+
+
+def _status(code: int) -> pj.CallOpParam:
+    param = pj.CallOpParam(True)
+    param.statusCode = code
+    return param
+
+
+def error_text(error: BaseException) -> str:
+    """pj.Error's own words (its str() is the SWIG proxy's repr)."""
+    return f"{error.title}: {error.reason}" if isinstance(error, pj.Error) else str(error)
+
+
+def _succeed(future: asyncio.Future[int], value: int) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[int], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
