@@ -16,6 +16,9 @@ FUNCTION_INTENTS = [
     "forex_trade", "credit_card_repay", "credit_card_bill", "stock_buy", "stock_sell",
     "order_cancel", "order_query", "stock_quote", "positions", "bank_securities_transfer",
     "price_alert", "complaint", "suggestion", "business_info", "human_agent", "callback_request",
+    "trade_history", "custody_info", "policy_inquiry", "claim_report", "claim_status", "premium_payment",
+    "policy_loan", "policy_contact_change", "fund_nav", "fund_subscribe", "fund_redeem", "fund_positions",
+    "fund_plan", "wealth_product_info", "wealth_purchase", "wealth_redeem", "bond_purchase",
 ]
 CONVERSATIONAL_INTENTS = ["greet", "goodbye", "affirm", "deny"]
 
@@ -95,7 +98,7 @@ def test_outcome_replies_go_from_reason_to_status_and_function_to_dialogue(catal
 
 def test_the_key_menu_is_the_tree_of_menu_paths(catalog):
     top = [node.title for node in catalog.menu.children]
-    assert top == ["签约客户", "投诉建议", "业务咨询", "人工服务"]
+    assert top == ["签约客户", "理财基金", "保险服务", "投诉建议", "业务咨询", "人工服务"]
     assert catalog.menu.child("业务咨询").function == "business_info"
     securities = catalog.menu.child("签约客户").child("借记卡").child("银证通")
     assert securities.child("股票买卖").child("买入股票").function == "stock_buy"
@@ -305,7 +308,7 @@ def test_a_duplicate_key_is_refused(tmp_path):
 
 def test_all_slot_types_are_known():
     assert SLOT_TYPES == {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee",
-                          "phone_number", "when", "text", "choice", "pin"}
+                          "phone_number", "when", "text", "choice", "pin", "fund", "policy", "product", "date"}
 
 
 @pytest.mark.parametrize("actions, problem", [
