@@ -98,7 +98,7 @@ def test_outcome_replies_go_from_reason_to_status_and_function_to_dialogue(catal
 
 def test_the_key_menu_is_the_tree_of_menu_paths(catalog):
     top = [node.title for node in catalog.menu.children]
-    assert top == ["签约客户", "理财基金", "保险服务", "投诉建议", "业务咨询", "人工服务"]
+    assert top == ["签约客户", "投诉建议", "业务咨询", "人工服务"]
     assert catalog.menu.child("业务咨询").function == "business_info"
     securities = catalog.menu.child("签约客户").child("借记卡").child("银证通")
     assert securities.child("股票买卖").child("买入股票").function == "stock_buy"
