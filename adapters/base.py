@@ -84,6 +84,63 @@ securities.price_alert {stock, price, direction?: "above" | "below"} -> {stock, 
     once, when the feed reaches the target, as an SMS to the customer's phone
     rejected: unknown_stock
 
+securities.trades {} -> {items: [{date, side, stock, name, quantity, price, amount}], count}
+    filled orders of the last 30 days, newest first (历史成交)
+securities.custody {} -> {account, custodian, sh_account, sz_account, holdings}
+    where the customer's shares are held: the securities account and the shareholder accounts (as
+    "尾号1234"), the custodian branch, and how many stocks are held
+    Every fill (at once or later from the feed) sends the customer an SMS with the order's result.
+
+insurance.policies {policy?} -> {items: [{policy, number, name, status, coverage, premium, next_due}],
+        count}                                                       the customer's policies
+    policy: a type (car, life, from nlu_data/lookups/policies.yml) or a 10-digit policy number;
+    None = all of them; status in_force | grace_period; rejected: unknown_policy
+insurance.report_claim {policy, date, place, description, injured: "yes" | "no"} -> {claim_id,
+        policy, name, date, phone}                                   id = claim number, e.g. LP202501060001
+    a first notice of loss; the claim number is also sent by SMS to the customer's phone;
+    rejected: unknown_policy, future_date, not_covered {date} (the date lies outside the policy's term)
+insurance.claims {} -> {items: [{claim_id, policy, name, date, status}], count}   newest first
+    status reported | reviewing | settled; rejected: no_claims
+insurance.pay_premium {policy?} -> {policy, name, amount, paid_through, balance_after}
+        id = transaction id; from the debit account to the insurer; policy None = the one due
+    soonest; rejected: unknown_policy, nothing_due (no premium due in the next 60 days),
+    insufficient_funds {balance}
+insurance.policy_loan {policy?} -> {policy, name, cash_value, available, rate, months}
+    policy None = the first with a cash value; available = 80 % of the cash value
+    rejected: unknown_policy, no_loan {name}
+insurance.change_phone {phone} -> {count, phone}                     every policy's contact phone
+    phone: an 11-digit mobile; said back as "尾号1234"; an SMS to the new number confirms it
+
+funds.nav {fund} -> {fund, name, nav, nav_date}                      no customer
+    fund: a 6-digit code from nlu_data/lookups/funds.yml; nav with 4 decimals; rejected: unknown_fund
+funds.subscribe {fund, amount} -> {order_id, fund, name, amount, trade_date, late}   id = order id
+    from the debit account; trade_date = the day whose NAV prices it: today before 15:00 on a trading
+    day, else the next trading day (then `late` says so, else it is absent)
+    rejected: unknown_fund, insufficient_funds {balance}
+funds.redeem {fund, shares} -> {order_id, fund, name, shares, trade_date, late}     id = order id
+    shares with at most 2 decimals; the money reaches the debit account when the order is priced
+    rejected: unknown_fund, insufficient_shares {name, available}
+funds.positions {} -> {items: [{fund, name, shares, nav, value}], count, total, pending?}
+    orders are priced at 15:00 of their trade date (first: subscriptions become shares, redemptions
+    money); pending = orders not priced yet (absent when none)
+funds.plan {plan: "start" | "stop", fund, amount?} -> {plan_id, fund, name, amount?, day?}
+    a monthly fixed investment (定投) from the debit account on `day` (today's day of the month, at
+    most 28); stop ends the fund's active plan; rejected: amount_needed (start without amount),
+    no_plan (stop without one), unknown_fund
+
+knowledge.product {product?} -> {product, name, kind, term, yield, risk, minimum, sale_start,
+        sale_end, redeem?} or {items: [{name, risk, yield}], count}  no customer
+    product: a code from nlu_data/lookups/products.yml, facts from adapters/knowledge/products/;
+    None = the products on sale today; rejected: unknown_product
+wealth.purchase {product, amount} -> {product, name, amount, value_date, maturity, balance_after}
+        id = transaction id; from the debit account
+    suitability first: the customer's risk assessment (C1-C5) must be at least the product's risk
+    level (R1-R5), else rejected unsuitable {customer_level, product_risk}; also not_on_sale {name,
+    sale_start, sale_end}, below_minimum {name, minimum}, unknown_product, insufficient_funds {balance}
+wealth.redeem {product} -> {product, name, amount, balance_after}    id = transaction id
+    the whole holding back to the debit account, for products that allow it
+    rejected: not_redeemable {name, maturity}, no_holding, unknown_product
+
 forex.quote {currency} -> {currency, name, buy, sell, unit}          no customer
     CNY for `unit` of the currency (1; 100 for JPY, KRW, RUB): buy = the bank buys it from the
     caller, sell = the bank sells it; rejected: unknown_currency
@@ -206,6 +263,22 @@ ACTIONS: dict[str, ActionSpec] = {
     "securities.positions": ActionSpec(),
     "securities.bank_transfer": ActionSpec(("direction", "amount")),
     "securities.price_alert": ActionSpec(("stock", "price"), ("direction",)),
+    "securities.trades": ActionSpec(),
+    "securities.custody": ActionSpec(),
+    "insurance.policies": ActionSpec(optional=("policy",)),
+    "insurance.report_claim": ActionSpec(("policy", "date", "place", "description", "injured")),
+    "insurance.claims": ActionSpec(),
+    "insurance.pay_premium": ActionSpec(optional=("policy",)),
+    "insurance.policy_loan": ActionSpec(optional=("policy",)),
+    "insurance.change_phone": ActionSpec(("phone",)),
+    "funds.nav": ActionSpec(("fund",), customer="none"),
+    "funds.subscribe": ActionSpec(("fund", "amount")),
+    "funds.redeem": ActionSpec(("fund", "shares")),
+    "funds.positions": ActionSpec(),
+    "funds.plan": ActionSpec(("plan", "fund"), ("amount",)),
+    "wealth.purchase": ActionSpec(("product", "amount")),
+    "wealth.redeem": ActionSpec(("product",)),
+    "knowledge.product": ActionSpec(optional=("product",), customer="none"),
     "forex.quote": ActionSpec(("currency",), customer="none"),
     "forex.trade": ActionSpec(("side", "currency", "amount")),
     "bills.pay": ActionSpec(("bill_type", "amount"), ("account",)),

@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,13 @@ import numpy as np
 
 from adapters import params
 from adapters.base import Outcome, ok, rejected
+from domain.clock import Clock, in_beijing, real_clock
 from domain.errors import DataFileError
 from domain.yamlfile import LineMap, file_error, load_yaml
 
 FOLDER = Path(__file__).with_name("knowledge")
+SHELF = Path("products") / "shelf.yml"  # the wealth products and bonds on sale, under the folder
+RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 THRESHOLD = 0.25
 _NOT_WORDS = re.compile(r"[^\w]+")
 # Words every question has: left out so that "电影几点开始" does not look like "银行几点开门".
@@ -68,13 +72,58 @@ def _entry(path: Path, item: Any, line: int) -> Entry:
     return Entry(item["title"].strip(), tuple(q.strip() for q in questions), item["answer"].strip())
 
 
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: str
+    kind: str  # wealth | bond
+    risk: str  # R1..R5
+    term: int  # days
+    yield_pct: str
+    minimum: int  # yuan
+    sale_start: date
+    sale_end: date
+    redeemable: bool
+
+    def on_sale(self, day: date) -> bool:
+        return self.sale_start <= day <= self.sale_end
+
+    def facts(self) -> dict[str, Any]:
+        return {"product": self.code, "name": self.name, "kind": self.kind, "term": self.term,
+                "yield": self.yield_pct, "risk": self.risk, "minimum": self.minimum,
+                "sale_start": self.sale_start.isoformat(), "sale_end": self.sale_end.isoformat()}
+
+
+def load_products(path: Path) -> dict[str, Product]:
+    """The shelf file's products by code; DataFileError (file:line) for one that is malformed."""
+    data = load_yaml(path)
+    if not isinstance(data, LineMap) or not isinstance(data.get("products"), list):
+        raise file_error(path, getattr(data, "line", 1), "expected a mapping with a `products:` list")
+    products = {}
+    for item in data["products"]:
+        try:
+            product = Product(str(item["code"]), str(item["name"]), str(item["kind"]), str(item["risk"]),
+                              int(item["term"]), str(item["yield"]), int(item["minimum"]),
+                              date.fromisoformat(str(item["sale_start"])), date.fromisoformat(str(item["sale_end"])),
+                              bool(item["redeemable"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise file_error(path, getattr(item, "line", data.line_of("products")), f"bad product: {error!r}") from error
+        if product.risk not in RISK_LEVELS or product.kind not in ("wealth", "bond"):
+            raise file_error(path, item.line, f"{product.code}: risk must be R1-R5 and kind wealth or bond")
+        products[product.code] = product
+    return products
+
+
 def _clean(text: str) -> str:
     return _QUESTION_WORDS.sub("", _NOT_WORDS.sub("", text))
 
 
 class KnowledgeBase:
-    def __init__(self, folder: Path = FOLDER, threshold: float = THRESHOLD) -> None:
+    def __init__(self, folder: Path = FOLDER, threshold: float = THRESHOLD, clock: Clock = real_clock) -> None:
         self.entries = load_entries(folder)
+        shelf = folder / SHELF
+        self.products = load_products(shelf) if shelf.is_file() else {}
+        self.clock = clock
         self.threshold = threshold
         self._index: _Index | None = None  # built on the first question (scikit-learn loads slowly)
 
@@ -85,6 +134,22 @@ class KnowledgeBase:
         if entry is None or score < self.threshold:
             return rejected("no_answer", score=score)
         return ok(title=entry.title, answer=entry.answer, score=score)
+
+
+    def product(self, product: str | None = None) -> Outcome:
+        """One product's facts; without a product, the ones on sale today."""
+        if product is None:
+            today = in_beijing(self.clock()).date()
+            items = [{"name": p.name, "risk": p.risk, "yield": p.yield_pct}
+                     for p in self.products.values() if p.on_sale(today)]
+            return ok(items=items, count=len(items))
+        found = self.products.get(str(product))
+        if found is None:
+            return rejected("unknown_product", product=product)
+        facts = found.facts()
+        if found.kind == "wealth":
+            facts["redeem"] = "可以随时赎回" if found.redeemable else "封闭期内不能赎回"
+        return ok(**facts)
 
 
 class _Index:

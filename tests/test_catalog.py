@@ -16,6 +16,9 @@ FUNCTION_INTENTS = [
     "forex_trade", "credit_card_repay", "credit_card_bill", "stock_buy", "stock_sell",
     "order_cancel", "order_query", "stock_quote", "positions", "bank_securities_transfer",
     "price_alert", "complaint", "suggestion", "business_info", "human_agent", "callback_request",
+    "trade_history", "custody_info", "policy_inquiry", "claim_report", "claim_status", "premium_payment",
+    "policy_loan", "policy_contact_change", "fund_nav", "fund_subscribe", "fund_redeem", "fund_positions",
+    "fund_plan", "wealth_product_info", "wealth_purchase", "wealth_redeem", "bond_purchase",
 ]
 CONVERSATIONAL_INTENTS = ["greet", "goodbye", "affirm", "deny"]
 
@@ -305,7 +308,7 @@ def test_a_duplicate_key_is_refused(tmp_path):
 
 def test_all_slot_types_are_known():
     assert SLOT_TYPES == {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee",
-                          "phone_number", "when", "text", "choice", "pin"}
+                          "phone_number", "when", "text", "choice", "pin", "fund", "policy", "product", "date"}
 
 
 @pytest.mark.parametrize("actions, problem", [

@@ -191,9 +191,12 @@ def test_a_slot_no_example_annotates_is_a_warning(project: Config, baseline: set
         path.write_text(annotated.sub(r"\1", path.read_text(encoding="utf-8")), encoding="utf-8")
     callback = (project.intents_dir / "service.yml").read_text(encoding="utf-8").splitlines()
     slot = next(n for n, line in enumerate(callback, 1) if line.strip().startswith("phone_number:"))
+    insurance = (project.intents_dir / "insurance.yml").read_text(encoding="utf-8").splitlines()
+    contact = next(n for n, line in enumerate(insurance, 1) if line.strip().startswith("phone_number:"))
     regex = line_of(project.nlu_dir / "regexes.yml", "- regex: phone_number")
     assert added(project, baseline) == {
         (WARNING, "unfilled-slot", "intents/service.yml", slot),
+        (WARNING, "unfilled-slot", "intents/insurance.yml", contact),
         (WARNING, "unannotated-table", "nlu_data/regexes.yml", regex),
     }
 
@@ -207,7 +210,7 @@ def test_an_annotated_value_the_slot_cannot_read_is_a_warning(project: Config, b
 
 
 def test_an_empty_lookup_is_an_error(project: Config, baseline: set[Found]) -> None:
-    first = append(project, "regexes.yml", "- lookup: fund\n  examples: |\n")
+    first = append(project, "regexes.yml", "- lookup: branch\n  examples: |\n")
     assert added(project, baseline) == {
         (ERROR, "empty-item", "nlu_data/regexes.yml", first),
         (WARNING, "unannotated-table", "nlu_data/regexes.yml", first),
@@ -215,7 +218,7 @@ def test_an_empty_lookup_is_an_error(project: Config, baseline: set[Found]) -> N
 
 
 def test_a_lookup_no_example_annotates_is_a_warning(project: Config, baseline: set[Found]) -> None:
-    first = append(project, "regexes.yml", "- lookup: fund\n  examples: |\n    - 余额宝\n    - 易方达蓝筹\n")
+    first = append(project, "regexes.yml", "- lookup: branch\n  examples: |\n    - 海淀支行\n    - 朝阳支行\n")
     assert added(project, baseline) == {(WARNING, "unannotated-table", "nlu_data/regexes.yml", first)}
 
 

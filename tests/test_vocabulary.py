@@ -25,8 +25,12 @@ INTENTS = {
     "order_query", "stock_quote", "positions", "bank_securities_transfer", "price_alert", "complaint",
     "suggestion", "business_info", "human_agent", "callback_request", "greet", "goodbye", "affirm", "deny",
     "out_of_scope", "inform", "key_menu",
+    "policy_inquiry", "claim_report", "claim_status", "premium_payment", "policy_loan", "policy_contact_change",
+    "fund_nav", "fund_subscribe", "fund_redeem", "fund_positions", "fund_plan", "wealth_product_info",
+    "wealth_purchase", "wealth_redeem", "bond_purchase", "trade_history", "custody_info",
 }
-ENTITIES = {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee", "phone_number", "when"}
+ENTITIES = {"amount", "quantity", "price", "stock", "currency", "bill_type", "payee", "phone_number", "when",
+            "policy", "fund", "product", "date", "place"}
 VOCABULARY_ENTITIES = {"stock", "currency", "bill_type"}
 NUMERIC_ENTITIES = {"amount", "quantity", "price"}
 BILL_TYPES = {"mobile", "water", "electricity", "gas", "cable_tv", "government"}
@@ -139,7 +143,7 @@ def test_rasa_reads_the_same_vocabulary(vocabulary: Vocabulary, training_data: T
     for table in training_data.lookup_tables:
         rasa_lookups[table["name"]].update(table["elements"])
     assert rasa_lookups == {name: set(entries) for name, entries in vocabulary.lookups.items()}
-    assert {regex["name"] for regex in training_data.regex_features} == {"stock", "phone_number"}
+    assert {regex["name"] for regex in training_data.regex_features} == {"stock", "phone_number", "fund", "policy"}
 
 
 def test_every_intent_has_enough_examples(training_data: TrainingData) -> None:

@@ -1,6 +1,6 @@
 """The sandbox back end: every kind over one SQLite file, one transaction per action.
 
-In that transaction: the price feed catches up with the clock, the idempotency key is looked up (a
+In that transaction: the price feed catches up with the clock (and fund orders due are priced), the idempotency key is looked up (a
 key seen before gives its stored outcome and changes nothing), the action runs (a refusal undoes its
 writes), and its outcome is stored under the key and audited. A crash anywhere rolls all of it back.
 """
@@ -26,11 +26,14 @@ from adapters.sandbox.bills import SandboxBills
 from adapters.sandbox.cards import SandboxCards
 from adapters.sandbox.crm import SandboxCrm
 from adapters.sandbox.forex import SandboxForex
+from adapters.sandbox.funds import SandboxFunds
+from adapters.sandbox.insurance import SandboxInsurance
 from adapters.sandbox.notify import SandboxNotifications
 from adapters.sandbox.pins import MAX_FAILURES
 from adapters.sandbox.securities import SandboxSecurities
 from adapters.sandbox.seed import seed
 from adapters.sandbox.store import Store, connect, write
+from adapters.sandbox.wealth import SandboxWealth
 from domain.clock import Clock, clock_from_setting, real_clock
 from domain.config import Config
 from domain.masking import mask_params
@@ -53,7 +56,7 @@ class SandboxBackend:
         self.path = path
         self.clock = clock
         self.vocabulary = vocabulary  # instruments, currencies and bill types of nlu_data/lookups
-        self.knowledge = knowledge or KnowledgeBase()
+        self.knowledge = knowledge or KnowledgeBase(clock=clock)
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connection()) as con, write(con):
             if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
@@ -63,11 +66,12 @@ class SandboxBackend:
     def from_config(cls, config: Config) -> SandboxBackend:
         section = config.section("adapters")
         sandbox = section.get("sandbox") or {}
+        clock = clock_from_setting(sandbox.get("clock"))
         return cls(
             config.root / sandbox.get("db", DEFAULT_DB),
             vocabulary=Vocabulary.load(config.nlu_dir / "lookups"),
-            clock=clock_from_setting(sandbox.get("clock")),
-            knowledge=KnowledgeBase(config.root / section.get("knowledge", KNOWLEDGE_FOLDER)),
+            clock=clock,
+            knowledge=KnowledgeBase(config.root / section.get("knowledge", KNOWLEDGE_FOLDER), clock=clock),
         )
 
     def _connection(self) -> sqlite3.Connection:
@@ -90,6 +94,7 @@ class SandboxBackend:
             with write(con):
                 store = Store(con, now)
                 SandboxSecurities(store).replay(now)
+                SandboxFunds(store).price_due_orders()
                 stored = con.execute("SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,)).fetchone()
                 if stored:
                     outcome = (
@@ -151,6 +156,9 @@ class SandboxBackend:
             crm=SandboxCrm(store),
             notify=SandboxNotifications(store),
             knowledge=self.knowledge,
+            insurance=SandboxInsurance(store),
+            funds=SandboxFunds(store),
+            wealth=SandboxWealth(store, self.knowledge.products),
         )
 
     def _audit_failure(

@@ -85,6 +85,20 @@ def fill(store: Store, order_id: str, price: int) -> None:
     )
 
 
+def tell_filled(store: Store, order_id: str) -> None:
+    """The SMS that tells the customer an order was filled."""
+    order = store.con.execute(
+        "SELECT orders.*, name FROM orders JOIN instruments ON instruments.code = orders.stock WHERE id = ?",
+        (order_id,),
+    ).fetchone()
+    _text_customer(
+        store,
+        order["customer_id"],
+        f"您的委托{order_id}已成交：{SIDE_NAMES[order['side']]}{order['name']}({order['stock']})"
+        f"{order['quantity']}股，成交价{yuan(order['price'])}元。",
+    )
+
+
 def _fill_resting_orders(tick: Store, stock: str, price: int) -> None:
     orders = tick.con.execute(
         "SELECT orders.id, side, limit_price, quantity, customer_id, name FROM orders"
@@ -96,12 +110,7 @@ def _fill_resting_orders(tick: Store, stock: str, price: int) -> None:
         limit = order["limit_price"]
         if (price <= limit) if order["side"] == "buy" else (price >= limit):
             fill(tick, order["id"], limit)
-            _text_customer(
-                tick,
-                order["customer_id"],
-                f"您的委托{order['id']}已成交：{SIDE_NAMES[order['side']]}{order['name']}({stock})"
-                f"{order['quantity']}股，成交价{yuan(limit)}元。",
-            )
+            tell_filled(tick, order["id"])
 
 
 def _fire_alerts(tick: Store, stock: str, price: int) -> None:

@@ -1,7 +1,7 @@
 """The broker: quotes, orders under A-share rules, positions, bank transfers, price alerts."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from adapters import params
 from adapters.base import Outcome, ok
@@ -9,9 +9,11 @@ from adapters.params import Refused, yuan
 from adapters.sandbox import ledger, market, matching
 from adapters.sandbox.banking import debit_account, pay_from_debit
 from adapters.sandbox.feed import PriceFeed
-from adapters.sandbox.store import Store
+from adapters.sandbox.store import Store, stamp
+from domain.masking import tail
 
 SIDES = ("buy", "sell")
+TRADE_HISTORY_DAYS = 30
 
 
 class SandboxSecurities:
@@ -77,6 +79,7 @@ class SandboxSecurities:
         )
         if marketable:
             matching.fill(self.store, order_id, order_price)
+            matching.tell_filled(self.store, order_id)
         return ok(
             order_id,
             order_id=order_id,
@@ -228,6 +231,30 @@ class SandboxSecurities:
             (alert_id, customer_id, stock, target, direction, self.store.stamp),
         )
         return ok(alert_id, stock=stock, name=name, price=yuan(target), direction=direction)
+
+    def trades(self, customer_id: str) -> Outcome:
+        since = stamp(self.store.now - timedelta(days=TRADE_HISTORY_DAYS))
+        rows = self.store.con.execute(
+            "SELECT orders.*, instruments.name FROM orders JOIN instruments ON instruments.code = orders.stock"
+            " WHERE customer_id = ? AND status = 'filled' AND closed_at >= ? ORDER BY closed_at DESC, id DESC",
+            (customer_id, since),
+        ).fetchall()
+        items = [
+            {"date": row["closed_at"][:10], "side": row["side"], "stock": row["stock"], "name": row["name"],
+             "quantity": row["quantity"], "price": yuan(row["price"]), "amount": yuan(row["price"] * row["quantity"])}
+            for row in rows
+        ]
+        return ok(items=items, count=len(items))
+
+    def custody(self, customer_id: str) -> Outcome:
+        row = self.store.con.execute("SELECT * FROM custody WHERE customer_id = ?", (customer_id,)).fetchone()
+        if row is None:
+            raise Refused("no_account")
+        (holdings,) = self.store.con.execute(
+            "SELECT COUNT(*) FROM positions WHERE customer_id = ? AND quantity > 0", (customer_id,)
+        ).fetchone()
+        return ok(account=tail(self._cash_account(customer_id).number), custodian=row["custodian"],
+                  sh_account=tail(row["sh_account"]), sz_account=tail(row["sz_account"]), holdings=holdings)
 
     def replay(self, until: datetime) -> None:
         """Play the feed's ticks after the last replay up to `until`; a time before that does nothing."""

@@ -33,6 +33,7 @@ def seed(store: Store, vocabulary: Vocabulary, path: Path = SEED_FILE) -> None:
         _instruments(store, vocabulary, data["stocks"])
         _forex(store, data["forex"])
         _billers(store, data["billers"])
+        _funds(store, vocabulary, data["funds"])
         for customer in data["customers"]:
             _customer(store, customer)
     except (KeyError, TypeError, ValueError) as error:
@@ -57,6 +58,12 @@ def _forex(store: Store, rates: dict[str, Any]) -> None:
     )
 
 
+def _funds(store: Store, vocabulary: Vocabulary, navs: dict[str, Any]) -> None:
+    codes = [code for code in vocabulary.values_in("fund") if code in navs]
+    store.con.executemany("INSERT INTO funds VALUES (?, ?, ?)",
+                          [(code, vocabulary.display(code), str(navs[code])) for code in codes])
+
+
 def _billers(store: Store, billers: dict[str, str]) -> None:
     for bill_type, name in billers.items():
         account = ledger.open_account(store, ledger.biller_account(bill_type), "biller", name)
@@ -77,6 +84,16 @@ def _customer(store: Store, data: dict[str, Any]) -> None:
         books.foreign(debit, currency, _yuan(amount))
     for bill_type, number in (data.get("bill_accounts") or {}).items():
         store.con.execute("INSERT INTO bill_accounts VALUES (?, ?, ?)", (data["id"], bill_type, str(number)))
+    books.insurance(data.get("policies") or [], str(data["phone"]))
+    for fund, shares in (data.get("funds") or {}).items():
+        store.con.execute("INSERT INTO fund_holdings VALUES (?, ?, ?)", (data["id"], fund, _yuan(shares)))
+    if data.get("risk_level"):
+        assessed = (store.now - timedelta(days=OPENED_DAYS_AGO)).date().isoformat()
+        store.con.execute("INSERT INTO risk_profiles VALUES (?, ?, ?)", (data["id"], data["risk_level"], assessed))
+    if data.get("custody"):
+        custody = data["custody"]
+        store.con.execute("INSERT INTO custody VALUES (?, ?, ?, ?)", (data["id"], custody["custodian"],
+                                                                   str(custody["sh_account"]), str(custody["sz_account"])))
     for payee in data["payees"]:
         store.con.execute(
             "INSERT INTO payees VALUES (?, ?, ?, ?)",
@@ -155,6 +172,18 @@ class _CustomerBooks:
             self.store.con.execute(
                 "INSERT INTO positions VALUES (?, ?, ?, ?)",
                 (self.customer_id, stock, int(quantity), reference * int(quantity)),
+            )
+
+    def insurance(self, policies: list[dict[str, Any]], phone: str) -> None:
+        """Policies in force, paid up to their next due date."""
+        now = self.store.now
+        for policy in policies:
+            self.store.con.execute(
+                "INSERT INTO policies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(policy["number"]), self.customer_id, policy["kind"], policy["name"], _yuan(policy["coverage"]),
+                 _yuan(policy["premium"]), (now - timedelta(days=float(policy["started_days_ago"]))).date().isoformat(),
+                 (now + timedelta(days=float(policy["due_in_days"]))).date().isoformat(),
+                 _yuan(policy.get("cash_value", 0)), phone),
             )
 
     def foreign(self, debit: ledger.Account, currency: str, amount: int) -> None:

@@ -64,6 +64,34 @@ CREATE TABLE alerts (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES c
     stock TEXT NOT NULL REFERENCES instruments, price INTEGER NOT NULL, direction TEXT NOT NULL,
     at TEXT NOT NULL, fired_at TEXT);
 
+-- Insurance the bank sells as an agent: policies, claims (first notices of loss).
+CREATE TABLE policies (number TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    kind TEXT NOT NULL, name TEXT NOT NULL, coverage INTEGER NOT NULL, premium INTEGER NOT NULL,
+    start TEXT NOT NULL, paid_through TEXT NOT NULL, cash_value INTEGER NOT NULL DEFAULT 0,
+    contact_phone TEXT NOT NULL);
+CREATE TABLE claims (id TEXT PRIMARY KEY, policy TEXT NOT NULL REFERENCES policies, at TEXT NOT NULL,
+    happened_on TEXT NOT NULL, place TEXT NOT NULL, description TEXT NOT NULL, injured INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'reported');
+
+-- Mutual funds: NAVs, holdings (shares in hundredths), orders priced on their trade date, plans.
+CREATE TABLE funds (code TEXT PRIMARY KEY, name TEXT NOT NULL, nav TEXT NOT NULL);
+CREATE TABLE fund_holdings (customer_id TEXT NOT NULL REFERENCES customers,
+    fund TEXT NOT NULL REFERENCES funds, shares INTEGER NOT NULL, PRIMARY KEY (customer_id, fund));
+CREATE TABLE fund_orders (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    at TEXT NOT NULL, side TEXT NOT NULL, fund TEXT NOT NULL REFERENCES funds, amount INTEGER,
+    shares INTEGER, trade_date TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', nav TEXT);
+CREATE TABLE fund_plans (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    fund TEXT NOT NULL REFERENCES funds, amount INTEGER NOT NULL, day INTEGER NOT NULL,
+    status TEXT NOT NULL, at TEXT NOT NULL);
+
+-- Wealth products: the customer's risk assessment and holdings.
+CREATE TABLE risk_profiles (customer_id TEXT PRIMARY KEY REFERENCES customers, level TEXT NOT NULL,
+    assessed_on TEXT NOT NULL);
+CREATE TABLE wealth_holdings (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    product TEXT NOT NULL, amount INTEGER NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE custody (customer_id TEXT PRIMARY KEY REFERENCES customers, custodian TEXT NOT NULL,
+    sh_account TEXT NOT NULL, sz_account TEXT NOT NULL);
+
 CREATE TABLE tickets (id TEXT PRIMARY KEY, kind TEXT NOT NULL, customer_id TEXT, at TEXT NOT NULL,
     content TEXT, phone TEXT, due TEXT, status TEXT NOT NULL DEFAULT 'open');
 CREATE TABLE outbox (id TEXT PRIMARY KEY, at TEXT NOT NULL, customer_id TEXT, phone TEXT NOT NULL,

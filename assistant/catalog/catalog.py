@@ -49,7 +49,7 @@ from domain.yamlfile import LineMap, file_error, load_yaml
 
 SLOT_TYPES = frozenset({
     "amount", "quantity", "price", "stock", "currency", "bill_type", "payee", "phone_number",
-    "when", "text", "choice", "pin",
+    "when", "text", "choice", "pin", "fund", "policy", "product", "date",
 })
 NUMBER_TYPES = frozenset({"amount", "quantity", "price"})
 DIALOGUE_FILE = "dialogue.yml"

@@ -42,7 +42,7 @@ def entry_for(slot: SlotSpec, pin_length: int) -> Entry | None:
         return Entry(None, POINT)
     if slot.type == "quantity":
         return Entry(None, CLEAR)
-    if slot.type == "stock":
+    if slot.type in ("stock", "fund"):
         return Entry(6, CLEAR)
     if slot.type == "phone_number":
         return Entry(11, CLEAR)
@@ -64,7 +64,7 @@ def value_from_keys(slot: SlotSpec, keys: str) -> Any | None:
         if number <= 0 or (slot.type == "quantity" and number != number.to_integral_value()):
             return None
         return int(number) if number == number.to_integral_value() else float(number)
-    if slot.type == "stock":
+    if slot.type in ("stock", "fund"):
         return keys if _STOCK_CODE.fullmatch(keys) else None
     if slot.type == "phone_number":
         return keys if _PHONE.fullmatch(keys) else None

@@ -99,12 +99,21 @@ def heard_values(function: FunctionSpec, entities: dict[str, Any], text: str,
             if len(said) == 1:
                 values[slot.name] = said[0]
         elif slot.choices:
-            said = {c.value for c in slot.choices if any(phrase in text for phrase in c.phrases)}
+            said = _choices_said(slot, text)
             if len(said) == 1:
                 values[slot.name] = said.pop()
         elif slot is awaited and slot.type == "text" and text:
             values[slot.name] = text
     return values
+
+
+def _choices_said(slot: SlotSpec, text: str) -> set[str]:
+    """The choices whose phrases `text` holds; a phrase inside a longer one found (有人受伤 in
+    没有人受伤) does not count."""
+    found = [(start, start + len(phrase), choice.value) for choice in slot.choices for phrase in choice.phrases
+             for start in range(len(text)) if text.startswith(phrase, start)]
+    return {value for start, end, value in found
+            if not any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in found)}
 
 
 def refused(slot: SlotSpec, value: Any, values: dict[str, Any]) -> bool:

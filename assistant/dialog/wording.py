@@ -23,7 +23,7 @@ Names = Callable[[str], str]  # a canonical stock, currency or bill type -> its 
 
 ITEMS_SAID = 3  # entries of a list outcome said on the phone; the rest are counted, not read
 _FREE_TEXT_TYPES = frozenset({"text", "payee"})
-_NAMED_TYPES = frozenset({"stock", "currency", "bill_type"})
+_NAMED_TYPES = frozenset({"stock", "currency", "bill_type", "fund", "policy", "product"})
 _DIGIT_RUN = re.compile(r"\d{6,}")
 _LONGEST_PIN = 10  # shorter digit runs in free text are dropped; longer ones are card/account numbers
 _DECIMAL = re.compile(r"-?\d+\.\d+")
@@ -40,7 +40,7 @@ class Wording:
             return next((c.phrases[0] for c in slot.choices if c.value == value), self.value(value))
         if slot.type == "phone_number":
             return tail(re.sub(r"\D", "", str(value)))
-        if slot.type == "when":
+        if slot.type in ("when", "date"):
             return self.value(value)
         if slot.type in _FREE_TEXT_TYPES:
             return _DIGIT_RUN.sub(_said_digits, str(value))

@@ -17,7 +17,7 @@ from assistant.nlu.normalize import normalize_numbers
 from domain.clock import in_beijing
 from domain.vocabulary import Vocabulary
 
-_LOOKUP_SLOTS = ("stock", "currency", "bill_type")  # slot name = lookup table name
+_LOOKUP_SLOTS = ("stock", "currency", "bill_type", "fund", "policy", "product")  # slot name = lookup table name
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _AMOUNT_VALUE = re.compile(f"({_NUMBER})(?:[元块]钱?)?")
@@ -26,6 +26,10 @@ _SHARES_PER_LOT = 100
 _STOCK_CODE = re.compile(r"\d{6}")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{9,11}|\d{7,8}")  # with area code, or a local number
+_POLICY_NUMBER = re.compile(r"88\d{8}")
+# Dates (an insurance claim's): 今天 / 昨天 / 前天 / 3月5日 / 5号
+_DAYS_AGO = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3}
+_MONTH_DAY = re.compile(r"(?:(\d{1,2})月)?(\d{1,2})[日号]")
 
 # Backstop patterns over the normalised text.
 _AMOUNT_IN_TEXT = re.compile(f"(?<![\\d.])({_NUMBER})(?:元|块)")
@@ -97,6 +101,45 @@ def _stock(value: str, vocab: Vocabulary) -> str | None:
     code = vocab.canonical("stock", value)
     digits = normalize_numbers(value)
     return code or (digits if _STOCK_CODE.fullmatch(digits) else None)
+
+
+def _fund(value: str, vocab: Vocabulary) -> str | None:
+    code = vocab.canonical("fund", value)
+    digits = normalize_numbers(value)
+    return code or (digits if _STOCK_CODE.fullmatch(digits) else None)
+
+
+def _policy(value: str, vocab: Vocabulary) -> str | None:
+    digits = re.sub(r"\D", "", normalize_numbers(value))
+    return vocab.canonical("policy", value) or (digits if _POLICY_NUMBER.fullmatch(digits) else None)
+
+
+def _date(value: str, now: datetime) -> str | None:
+    """A day on or before today as YYYY-MM-DD: 昨天, 3月5日 (this year, or last if still to come), 5号."""
+    try:
+        return datetime.fromisoformat(value).date().isoformat()
+    except ValueError:
+        pass
+    text = normalize_numbers(value)
+    for word, back in sorted(_DAYS_AGO.items(), key=lambda item: -len(item[0])):
+        if word in text:
+            return (in_beijing(now) - timedelta(days=back)).date().isoformat()
+    match = _MONTH_DAY.search(text)
+    if not match:
+        return None
+    today = in_beijing(now).date()
+    month, day = int(match.group(1) or today.month), int(match.group(2))
+    try:
+        moment = today.replace(month=month, day=day)
+        if moment > today:  # said without a year: the latest such day that has come
+            moment = moment.replace(year=today.year - 1) if match.group(1) else _month_before(moment)
+    except ValueError:
+        return None
+    return moment.isoformat()
+
+
+def _month_before(day: Any) -> Any:
+    return day.replace(year=day.year - 1, month=12) if day.month == 1 else day.replace(month=day.month - 1)
 
 
 def _plain(number: float) -> int | float:
@@ -212,6 +255,10 @@ _CANONICAL: dict[str, Callable[[str, Vocabulary, datetime], Any]] = {
     "bill_type": lambda value, vocab, now: vocab.canonical("bill_type", value),
     "phone_number": lambda value, vocab, now: _phone(value),
     "when": lambda value, vocab, now: _when(value, now),
+    "fund": lambda value, vocab, now: _fund(value, vocab),
+    "policy": lambda value, vocab, now: _policy(value, vocab),
+    "product": lambda value, vocab, now: vocab.canonical("product", value),
+    "date": lambda value, vocab, now: _date(value, now),
 }
 # Entities with a canonical form; any other entity (payee, free-text slots) is kept as said.
 CANONICAL_ENTITIES = frozenset(_CANONICAL)
