@@ -15,6 +15,7 @@ from rich.console import Console
 
 from assistant.cli.desk import desk_app, serve
 from assistant.cli.queue import queue_app
+from assistant.cli.telephony import telephony
 from assistant.cli.voice import say, voice_app
 from assistant.core.errors import AssistantError
 from domain.config import load_config
@@ -220,6 +221,7 @@ def nlu_test(
 
 app.command()(serve)  # assistant/desktop/cli.py
 app.command()(say)  # assistant/cli/voice.py
+app.command()(telephony)  # assistant/cli/telephony.py
 
 
 if __name__ == "__main__":
