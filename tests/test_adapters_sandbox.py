@@ -367,3 +367,20 @@ def test_open_backend_makes_the_configured_kind(tmp_path):
 def test_open_backend_explains_a_bad_adapters_section(tmp_path, adapters, message):
     with pytest.raises(UserError, match=message):
         open_backend(config_with(tmp_path, adapters))
+
+
+def test_a_sandbox_file_of_other_tables_or_seed_data_is_made_again(bank, vocabulary, knowledge, caplog):
+    bank.run("banking.identify", customer=None, phone="13800138000")
+    con = sqlite3.connect(bank.path)
+    con.execute("UPDATE meta SET value = 'older' WHERE name = 'schema'")
+    con.execute("DROP TABLE fund_orders")  # what a file of an earlier version lacks
+    con.commit()
+    con.close()
+    reopened = SandboxBackend(bank.path, vocabulary=vocabulary, clock=bank.clock, knowledge=knowledge)
+    assert "making it again" in caplog.text
+    assert reopened.run("banking.identify", {"phone": "13800138000"}, customer_id=None, key="again").data["name"] == "张三"
+    rows = sqlite3.connect(bank.path).execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'fund_orders'")
+    assert rows.fetchone()[0] == 1
+    caplog.clear()
+    SandboxBackend(bank.path, vocabulary=vocabulary, clock=bank.clock, knowledge=knowledge)
+    assert "making it again" not in caplog.text  # the same version is kept as it is

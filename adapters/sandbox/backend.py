@@ -31,7 +31,7 @@ from adapters.sandbox.insurance import SandboxInsurance
 from adapters.sandbox.notify import SandboxNotifications
 from adapters.sandbox.pins import MAX_FAILURES
 from adapters.sandbox.securities import SandboxSecurities
-from adapters.sandbox.seed import seed
+from adapters.sandbox.seed import SCHEMA_KEY, schema_version, seed
 from adapters.sandbox.store import Store, connect, write
 from adapters.sandbox.wealth import SandboxWealth
 from domain.clock import Clock, clock_from_setting, real_clock
@@ -58,9 +58,24 @@ class SandboxBackend:
         self.vocabulary = vocabulary  # instruments, currencies and bill types of nlu_data/lookups
         self.knowledge = knowledge or KnowledgeBase(clock=clock)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_older_version()
         with closing(self._connection()) as con, write(con):
             if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
                 seed(Store(con, clock()), self.vocabulary)
+
+    def _forget_older_version(self) -> None:
+        """A sandbox file made with other tables or seed data is made again: it is demo data, and a
+        missing table would otherwise fail some calls long after start-up."""
+        if not self.path.exists():
+            return
+        with closing(self._connection()) as con:
+            has_meta = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            made = Store(con, self.clock()).meta(SCHEMA_KEY) if has_meta else None
+        if has_meta and made != schema_version():
+            log.warning("the sandbox bank %s is from another version of its tables or seed data; making it again",
+                        self.path)
+            for stale in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
+                stale.unlink(missing_ok=True)
 
     @classmethod
     def from_config(cls, config: Config) -> SandboxBackend:

@@ -6,6 +6,7 @@ from the first moment.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,14 @@ SEED_FILE = Path(__file__).with_name("seed.yml")
 OPENED_DAYS_AGO = 40
 
 
+SCHEMA_KEY = "schema"  # meta: which tables and seed data the file was made with
+
+
+def schema_version(path: Path = SEED_FILE) -> str:
+    """Changes whenever the tables or the seed data do: a sandbox file made earlier is made again."""
+    return hashlib.sha256(SCHEMA.encode() + path.read_bytes()).hexdigest()[:16]
+
+
 def seed(store: Store, vocabulary: Vocabulary, path: Path = SEED_FILE) -> None:
     data = load_yaml(path) or {}
     for statement in SCHEMA.split(";"):  # not executescript, which would commit the open transaction
@@ -39,6 +48,7 @@ def seed(store: Store, vocabulary: Vocabulary, path: Path = SEED_FILE) -> None:
     except (KeyError, TypeError, ValueError) as error:
         raise DataFileError(f"{path}: bad seed data: {error!r}") from error
     store.set_meta(FEED_CURSOR, store.stamp)
+    store.set_meta(SCHEMA_KEY, schema_version(path))
 
 
 def _yuan(value: Any) -> int:
