@@ -76,6 +76,21 @@ def test_a_prompt_copy_gives_way_to_the_unprompted_decode() -> None:
     assert recognizer.decode(AUDIO) == "是的"
 
 
+def test_a_request_the_prompt_made_look_like_no_speech_is_decoded_again_without_it() -> None:
+    """转人工 on a low telephone line: the prompted decode is 贵州茅台 at no-speech 0.8 (dropped)."""
+    recognizer = bare_recognizer({PROMPT: [], f"{PROMPT_CANARY}。": [Hypothesis("转人工", -0.6)]})
+    assert recognizer.decode(AUDIO) == "转人工"
+
+
+@pytest.mark.parametrize("canary_decode", ["以下是普通话", "以下。", "普通话的句子"])
+def test_a_copy_of_the_canary_is_never_a_transcript(canary_decode: str) -> None:
+    decodes = {PROMPT: [Hypothesis("贵州茅", -0.9)], f"{PROMPT_CANARY}。": [Hypothesis(canary_decode, -0.9)],
+               None: [Hypothesis("对的", -0.7)]}
+    assert bare_recognizer(decodes).decode(AUDIO) == "对的"  # decoded once more with no prompt at all
+    decodes[None] = [Hypothesis("以下是普通话的句子", -0.7)]
+    assert bare_recognizer(decodes).decode(AUDIO) == ""
+
+
 def hypotheses(*pairs: tuple[str, float]) -> list[Hypothesis]:
     return [Hypothesis(text, logprob) for text, logprob in pairs]
 
@@ -111,7 +126,7 @@ def test_without_a_judge_the_best_hypothesis_is_taken() -> None:
 
 
 def test_no_speech_is_no_transcript() -> None:
-    recognizer = bare_recognizer({PROMPT: []}, {})
+    recognizer = bare_recognizer({PROMPT: [], f"{PROMPT_CANARY}。": []}, {})
     assert recognizer.decode(AUDIO) == ""
 
 

@@ -118,14 +118,25 @@ class WhisperRecognizer:
         encoded = self._encode(audio)  # once: every decode below reads the same encoding
         hypotheses = self._generate(encoded, self.prompt)
         best = hypotheses[0].text if hypotheses else ""
-        if self.prompt and copied_from_prompt(best, self.prompt, self.canary or ""):
-            # the prompt may have leaked into the transcript: decode again with only the canary, which
-            # keeps Whisper in simplified Mandarin without offering it domain words to copy, and keep
-            # the prompted words only when that decode heard the same sounds (a caller saying a title)
-            unprompted = self._generate(encoded, f"{self.canary}。" if self.canary else None, 1)
-            heard = unprompted[0].text if unprompted else ""
+        if self.prompt and (not hypotheses or copied_from_prompt(best, self.prompt, self.canary or "")):
+            # The prompt may have leaked into the transcript, or made a short request look like no
+            # speech (不对 decoded as 贵州茅台 with no-speech 0.8, then dropped): decode again with only
+            # the canary, which keeps Whisper in simplified Mandarin without offering it domain words to
+            # copy, and keep the prompted words only when that decode heard the same sounds (a caller
+            # saying a title).
+            heard = self._unprompted(encoded)
             return best if sounds_alike(best, heard) and not from_canary(best, self.canary or "") else heard
         return self._surest(hypotheses)
+
+    def _unprompted(self, encoded: ctranslate2.StorageView) -> str:
+        """The transcript decoded with only the canary as prompt; when Whisper copies the canary itself
+        (对的 heard as 以下是普通话), decoded once more with no prompt at all; never prompt words."""
+        for prompt in ([f"{self.canary}。"] if self.canary else []) + [None]:
+            hypotheses = self._generate(encoded, prompt, 1)
+            heard = hypotheses[0].text if hypotheses else ""
+            if not from_canary(heard, self.canary or ""):
+                return heard
+        return ""
 
     def _surest(self, hypotheses: list[Hypothesis]) -> str:
         """The best hypothesis, or a near runner-up when the NLU is unsure of the best and sure of it."""
