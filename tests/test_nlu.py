@@ -66,6 +66,28 @@ def test_commands_share_one_resident_nlu_process(assistant: Any) -> None:
 
 
 @pytest.mark.slow
+def test_commands_starting_at_once_start_one_nlu_process(assistant: Any, tmp_path: Path) -> None:
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.nlu.resident import ResidentNlu
+
+    model = tmp_path / "nlu" / assistant.understanding.parser.model.name  # a model no process serves yet
+    model.parent.mkdir()
+    shutil.copy(assistant.understanding.parser.model, model)
+    with ThreadPoolExecutor(3) as pool:
+        clients = list(pool.map(lambda _: ResidentNlu(model), range(3)))
+    servers = subprocess.run(["pgrep", "-f", f"assistant.nlu.serve {model}"], capture_output=True, text=True)
+    try:
+        assert all(c.parse("我想买入股票")["intent"]["name"] == "stock_buy" for c in clients)
+        assert len(servers.stdout.split()) == 1
+    finally:
+        for client in clients:
+            client.close()
+        subprocess.run(["pkill", "-f", f"assistant.nlu.serve {model}"])
+
+
+@pytest.mark.slow
 def test_the_direct_path_parses_exactly_as_rasa_does(rasa_parser: Any) -> None:
     assert rasa_parser.direct is not None  # the graph has the shape assistant/nlu/direct.py knows
     for text in [row["text"] for _, row in read_tsv(HOLDOUT, ("text",))] + ODD_TEXTS:

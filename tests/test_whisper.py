@@ -162,3 +162,14 @@ def test_telephone_rate_audio_is_recognised(assistant: Any, banking_dev: list) -
     assert audio.sample_rate == 8000
     heard = transcribe(assistant.recognizer(8000), read_wav(request.path, 16000).pcm)
     assert "买入股票" in clean_text(heard)
+
+
+@pytest.mark.slow
+def test_utterances_decoded_together_are_heard_as_they_are_alone(assistant: Any, banking_dev: list) -> None:
+    """decode_batch: one encoder and one decoder pass for several calls' utterances, the same words."""
+    recognizer = assistant.recognizer(16000)
+    pcms = [read_wav(r.path, 16000).pcm for r in banking_dev if r.channel == "phone"][:3]
+    pcms.append(bytes(800))  # 25 ms: too short to read, and it does not upset the batch
+    alone = [recognizer.decode(pcm) for pcm in pcms]
+    assert recognizer.decode_batch(pcms) == alone
+    assert alone[-1] == "" and all(alone[:3])

@@ -13,6 +13,7 @@ answered with an error, and the connection goes on serving.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
@@ -178,7 +179,7 @@ class ResidentNlu:
     def __init__(self, model: Path, on_wait: Any = None) -> None:
         self.model = model
         self.path = socket_for(model)
-        self.sock = self._connect() or self._start(on_wait)
+        self.sock = self._connect() or self._start_once(on_wait)
         self.stream = self.sock.makefile("rwb")
 
     def parse(self, text: str) -> dict[str, Any]:
@@ -206,6 +207,13 @@ class ResidentNlu:
             sock.close()
             return None
         return sock
+
+    def _start_once(self, on_wait: Any) -> socket.socket:
+        """Several commands (telephony workers, a test run) starting at once start one process: the
+        first starts it under a lock, the others then find its socket."""
+        with sidecar(self.model, ".start.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._connect() or self._start(on_wait)
 
     def _start(self, on_wait: Any) -> socket.socket:
         log = self.model.with_name("server.log").open("ab")

@@ -168,8 +168,9 @@ class VoiceService:
 
     @cached_property
     def asr_worker(self) -> SpeechWorker:
-        """The one queue every call's Whisper decodes wait in."""
-        return SpeechWorker("asr")
+        """The one queue every call's Whisper decodes wait in (batched: config.yml `asr.whisper.batch`)."""
+        batch = int((self.config.section("asr").get("whisper") or {}).get("batch", 1))
+        return SpeechWorker("asr", batch=batch)
 
     @cached_property
     def tts_worker(self) -> SpeechWorker:

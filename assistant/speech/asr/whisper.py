@@ -8,7 +8,7 @@ cost; when the NLU is unsure of the best one, a runner-up it is sure of is taken
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -112,11 +112,23 @@ class WhisperRecognizer:
         self.judge: Callable[[str], float] | None = None
 
     def decode(self, pcm: bytes) -> str:
-        if len(pcm) < self.sample_rate // 10 * 2:  # under 0.1 s: nothing Whisper can read
-            return ""
-        audio = np.concatenate([to_float(pcm), np.zeros(int(_TAIL_SILENCE_S * self.sample_rate), np.float32)])
-        encoded = self._encode(audio)  # once: every decode below reads the same encoding
-        hypotheses = self._generate(encoded, self.prompt)
+        return self.decode_batch([pcm])[0]
+
+    def decode_batch(self, pcms: Sequence[bytes]) -> list[str]:
+        """Each utterance's transcript; the encoder and the first (prompted) decode run once for all
+        of them together. Re-decodes for a leaked prompt, which are rare, run one by one."""
+        transcripts = [""] * len(pcms)
+        readable = [i for i, pcm in enumerate(pcms) if len(pcm) >= self.sample_rate // 10 * 2]  # 0.1 s
+        if not readable:
+            return transcripts
+        tail = np.zeros(int(_TAIL_SILENCE_S * self.sample_rate), np.float32)
+        encodings = self._encode_all([np.concatenate([to_float(pcms[i]), tail]) for i in readable])
+        for i, encoded, hypotheses in zip(readable, encodings, self._generate_all(encodings, self.prompt)):
+            transcripts[i] = self._heard(encoded, hypotheses)
+        return transcripts
+
+    def _heard(self, encoded: ctranslate2.StorageView, hypotheses: list[Hypothesis]) -> str:
+        """The transcript, from the prompted decode's hypotheses (and `encoded` to decode again)."""
         best = hypotheses[0].text if hypotheses else ""
         if self.prompt and (not hypotheses or copied_from_prompt(best, self.prompt, self.canary or "")):
             # The prompt may have leaked into the transcript, or made a short request look like no
@@ -149,21 +161,42 @@ class WhisperRecognizer:
         surest = max(sureness, key=sureness.__getitem__, default=None)
         return surest if surest is not None and sureness[surest] >= _SURE else best.text
 
-    def _encode(self, audio: np.ndarray) -> ctranslate2.StorageView:
+    def _features(self, audio: np.ndarray) -> np.ndarray:
         features = self.model.feature_extractor(audio)
-        return self.model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
+        return pad_or_trim(features[:, : features.shape[-1] - 1])
+
+    def _encode(self, audio: np.ndarray) -> ctranslate2.StorageView:
+        return self.model.encode(self._features(audio))
+
+    def _encode_all(self, audios: list[np.ndarray]) -> list[ctranslate2.StorageView]:
+        """One encoding per utterance, from one encoder pass over all of them."""
+        if len(audios) == 1:
+            return [self._encode(audios[0])]
+        batch = np.asarray(self.model.encode(np.stack([self._features(a) for a in audios])))
+        return [ctranslate2.StorageView.from_array(np.ascontiguousarray(batch[i : i + 1])) for i in range(len(audios))]
+
+    def _generate_all(self, encodings: list[ctranslate2.StorageView], prompt: str | None) -> list[list[Hypothesis]]:
+        """`_generate` for every encoding, in one decoder pass."""
+        if len(encodings) == 1:
+            return [self._generate(encodings[0], prompt)]
+        stacked = ctranslate2.StorageView.from_array(np.concatenate([np.asarray(e) for e in encodings]))
+        return self._beam(stacked, len(encodings), prompt, _HYPOTHESES)
 
     def _generate(self, encoded: ctranslate2.StorageView, prompt: str | None,
                   n: int = _HYPOTHESES) -> list[Hypothesis]:
-        """Up to `n` beam hypotheses, best first; none when Whisper finds no speech.
+        """Up to `n` beam hypotheses, best first; none when Whisper finds no speech."""
+        return self._beam(encoded, 1, prompt, n)[0]
+
+    def _beam(self, encoded: ctranslate2.StorageView, count: int, prompt: str | None, n: int) -> list[list[Hypothesis]]:
+        """Up to `n` hypotheses for each of the `count` encodings in `encoded`.
 
         faster-whisper's transcribe() with temperature 0, no timestamps and no previous text, without
         encoding the audio again for each prompt. No temperature fallback: on noisy calls it re-decodes
         up to five times with sampling, taking 10 s or more and giving a different transcript each run.
         """
-        result = self.model.model.generate(
+        results = self.model.model.generate(
             encoded,
-            [self._prompt_tokens(prompt)],
+            [self._prompt_tokens(prompt)] * count,
             beam_size=max(self.beam_size, n),
             num_hypotheses=n,
             return_scores=True,
@@ -171,7 +204,10 @@ class WhisperRecognizer:
             suppress_blank=True,
             suppress_tokens=self.suppress,
             max_length=self.model.max_length,
-        )[0]
+        )
+        return [self._hypotheses(result) for result in results]
+
+    def _hypotheses(self, result: ctranslate2.models.WhisperGenerationResult) -> list[Hypothesis]:
         hypotheses = []
         for tokens, score in zip(result.sequences_ids, result.scores):
             logprob = score * len(tokens) / (len(tokens) + 1)  # as faster-whisper averages it
