@@ -173,3 +173,14 @@ def test_utterances_decoded_together_are_heard_as_they_are_alone(assistant: Any,
     alone = [recognizer.decode(pcm) for pcm in pcms]
     assert recognizer.decode_batch(pcms) == alone
     assert alone[-1] == "" and all(alone[:3])
+
+
+def test_an_unknown_prompt_function_is_a_config_error(config: Any) -> None:
+    from assistant.runtime.voice import VoiceService
+    from domain.config import Config
+    from domain.errors import ConfigError
+
+    whisper = {**config.section("asr")["whisper"], "prompt_functions": ["balance_inquiry", "no_such_function"]}
+    bad = Config({**config.raw, "asr": {**config.section("asr"), "whisper": whisper}}, config.root)
+    with pytest.raises(ConfigError, match="no_such_function"):
+        VoiceService(bad).asr_prompt()

@@ -37,6 +37,7 @@ from assistant.storage.calls import CallStore, database_location
 from assistant.transports.wav import HeardRecording, hear_recording
 from domain.clock import Clock
 from domain.config import Config
+from domain.errors import ConfigError
 from domain.vocabulary import Vocabulary
 
 # How many names of each kind go into the ASR prompt (lookup tables list the most asked-for first).
@@ -81,7 +82,11 @@ class VoiceService:
         return 0.0 if result.function is None else result.confidence
 
     def asr_prompt(self) -> str:
-        titles = [f.title for f in self.catalog.functions.values()]
+        functions = self.catalog.functions
+        chosen = (self.config.section("asr").get("whisper") or {}).get("prompt_functions") or list(functions)
+        if unknown := [f for f in chosen if f not in functions]:
+            raise ConfigError(f"config.yml asr.whisper.prompt_functions: no such function in intents/: {', '.join(unknown)}")
+        titles = [functions[f].title for f in chosen]
         names = [self.vocabulary.names_in(table)[:n] for table, n in _PROMPT_NAMES.items()]
         return whisper_prompt(titles, names)
 
