@@ -211,7 +211,8 @@ def _sample(function: FunctionSpec) -> dict[str, Any]:
     """A value for every slot, as the dialog would hold it."""
     samples = {"amount": 5000, "quantity": 300, "price": 12.5, "stock": "600036", "currency": "USD",
                "bill_type": "electricity", "payee": "李四", "phone_number": "13912345678",
-               "when": "2025-01-07T10:00:00", "text": "", "pin": "000000"}
+               "when": "2025-01-07T10:00:00", "text": "", "pin": "000000", "fund": "110022", "policy": "car",
+               "product": "LC2501", "date": "2025-01-05"}
     return {s.name: s.choices[-1].value if s.choices else samples[s.type] for s in function.slots}
 
 

@@ -119,6 +119,8 @@ def test_numbers_next_to_protected_words_still_convert(normalizer, spoken, expec
     ("把万颗卖掉三百股", "把万科卖掉300股"),  # a rare word that sounds exactly like the term, tones too
     ("我要交电化费", "我要交电话费"),  # 交电|化费: an exact sound-alike may cut words
     ("买入两百股票商银行", "买入200股招商银行"),  # a long term one syllable off may cut a word
+    ("我想办理严重转账", "我想办理银证转账"),  # yan/yin, zhong/zheng: near sounds, none wrong
+    ("外汇麦卖", "外汇买卖"),
 ])
 def test_misheard_domain_terms_are_repaired(normalizer, heard, expected):
     assert normalizer.normalize(heard) == expected
@@ -149,3 +151,9 @@ def test_correct_phrases_are_not_repaired(normalizer, text):
 def test_exact_terms_are_not_changed_into_other_terms(normalizer):
     assert normalizer.normalize("卖出股票") == "卖出股票"
     assert normalizer.normalize("我要交话费和电费") == "我要交话费和电费"
+
+
+def test_a_word_with_cues_replaces_a_common_word_only_when_a_cue_is_said():
+    normalizer = Normalizer(TITLES, {"网点": ["附近", "在哪"]})
+    assert normalizer.normalize("附近的网店在哪") == "附近的网点在哪"
+    assert normalizer.normalize("我想开个网店") == "我想开个网店"

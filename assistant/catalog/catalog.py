@@ -29,7 +29,8 @@ a function says `verify`, `sms` once one books callbacks), `terms:` (how back-en
 data are said: filled -> 已成交) and `outcomes:`
 (the outcome replies of every function unless it says otherwise; "ok", "rejected", "failed" and
 "unknown" must exist; "ok" is also said when a function's own ok reply names a value the outcome
-lacks) and `ask_back:` (`first`, `second`: the words besides keys 1 and 2 and the functions' titles
+lacks), `words:` (domain words callers say beyond titles and menu words, each with the cue words that
+make it the likelier reading of a common word heard in its place) and `ask_back:` (`first`, `second`: the words besides keys 1 and 2 and the functions' titles
 that pick one of two functions the caller was asked between). Templates are in the language of assistant/template.py: slot names, and in
 outcomes also the outcome's data fields and `id`. PIN slots are never said.
 """
@@ -223,8 +224,9 @@ class Catalog:
     def __init__(self, functions: dict[str, FunctionSpec], replies: dict[str, str],
                  prompts: dict[str, str], terms: dict[str, str], outcomes: dict[str, OutcomeReply],
                  menu: MenuNode, actions: EngineActions = EngineActions(),
-                 ask_back: AskBackWords = AskBackWords()) -> None:
+                 ask_back: AskBackWords = AskBackWords(), words: dict[str, tuple[str, ...]] | None = None) -> None:
         self.functions = functions
+        self.words = words or {}  # domain word -> cue words (dialogue.yml `words:`)
         self.replies = replies
         self.prompts = prompts
         self.actions = actions
@@ -252,9 +254,9 @@ class Catalog:
         return frozenset(function.skill for function in self.functions.values())
 
     def vocabulary(self) -> list[str]:
-        """Titles and menu words, each once: phrases for ASR biasing and pinyin repair."""
+        """Titles, menu words and domain words, each once: phrases for ASR biasing and pinyin repair."""
         phrases = (p for f in self.functions.values() for p in (f.title, *f.menu))
-        return list(dict.fromkeys(phrases))
+        return list(dict.fromkeys((*phrases, *self.words)))
 
     @classmethod
     def load(cls, directory: Path) -> Catalog:
@@ -281,8 +283,8 @@ class Catalog:
                 if function.opposite:
                     opposites[function.id] = (path, lines["opposite"])
         _pair_opposites(functions, opposites)
-        *dialogue, actions, ask_back = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
-        return cls(functions, *dialogue, menu, actions, ask_back)
+        *dialogue, actions, ask_back, words = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
+        return cls(functions, *dialogue, menu, actions, ask_back, words)
 
 
 def _pair_opposites(functions: dict[str, FunctionSpec], said: dict[str, tuple[Path, int]]) -> None:
@@ -574,8 +576,8 @@ def _read_hours(path: Path, fields: _Fields) -> Hours:
 
 def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]], functions: dict[str, FunctionSpec]
                    ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, OutcomeReply], EngineActions,
-                              AskBackWords]:
-    fields = _top_level(path, frozenset({"replies", "prompts", "actions", "terms", "outcomes", "ask_back"}),
+                              AskBackWords, dict[str, tuple[str, ...]]]:
+    fields = _top_level(path, frozenset({"replies", "prompts", "actions", "terms", "outcomes", "ask_back", "words"}),
                         ("replies", "prompts", "outcomes"))
     replies = fields.mapping["replies"]
     for intent, reply in replies.items():
@@ -602,7 +604,20 @@ def _read_dialogue(path: Path, function_intents: dict[str, tuple[str, str]], fun
     ask_back = AskBackWords(tuple(words.get("first", list, [])), tuple(words.get("second", list, [])))
     if set(ask_back.first) & set(ask_back.second):
         raise fields.error("ask_back", "ask_back: a word may pick the first or the second, not both")
-    return dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes, actions, ask_back
+    return (dict(replies), prompts, {str(code): words for code, words in terms.items()}, outcomes, actions, ask_back,
+            _read_words(path, fields.get("words", LineMap, LineMap())))
+
+
+def _read_words(path: Path, words: LineMap) -> dict[str, tuple[str, ...]]:
+    """dialogue.yml `words:`: each domain word with its list of cue words (may be empty)."""
+    read = {}
+    for word, cues in words.items():
+        if not isinstance(word, str) or len(word) < 2:
+            raise file_error(path, words.line_of(word), f"words: {word!r} must be a word of two or more characters")
+        if not isinstance(cues, list) or not all(isinstance(c, str) and c for c in cues):
+            raise file_error(path, words.line_of(word), f"words: '{word}' needs a list of cue words ([] for none)")
+        read[word] = tuple(cues)
+    return read
 
 
 def _read_engine_actions(fields: _Fields, functions: dict[str, FunctionSpec]) -> EngineActions:

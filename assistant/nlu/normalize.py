@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -18,6 +18,7 @@ import cn2an
 import jieba
 import zhconv
 from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin.contrib.tone_convert import to_finals, to_initials
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import ratio
 
@@ -87,6 +88,17 @@ _FUZZY_CUT_MIN_LENGTH = 4  # a long term heard with one syllable wrong may cut a
 # Grammatical characters are heard right far more often than they stand in for a term's syllable:
 # 回个电话给我 is not 电话费, 有线电视的钱 is not 有线电视费.
 _FUNCTION_CHARS = frozenset("的了给出下一点还是在有和就不也都要说吗呢吧啊把被让到过着个这那我你他她它们")
+
+# Sounds telephone ASR confuses: flat and retroflex initials, front and back nasals, n/l, f/h. A
+# syllable differing from the term's only within these groups is a near one (严重转账 for 银证转账,
+# 缺单 for 撤单); one with an initial or final outside them is a wrong one.
+_NEAR_INITIALS = ({"zh", "z"}, {"ch", "c", "q"}, {"sh", "s", "x"}, {"n", "l"}, {"f", "h"})
+_NEAR_FINALS = ({"an", "ang"}, {"en", "eng", "ong"}, {"in", "ing", "ian"}, {"ve", "ue", "e"},
+                {"uan", "uang"}, {"ian", "iang"})
+_NEAR_PART = 0.25  # cost of a near initial or final; a syllable with a different one costs 1
+# Near syllables a term may be heard with in all: two near sounds, e.g. one syllable with a near
+# initial and a near final, or two syllables with one near sound each.
+_NEAR_BUDGET = 0.5
 
 
 def protection_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -242,13 +254,20 @@ class _Candidate(NamedTuple):
     may_cut: bool  # the window may begin or end inside a word
     may_be_word: bool  # the window may be a (rare) dictionary word
     wrong: tuple[int, ...] = ()  # offsets in the text of the characters that do not sound like the term
+    cued: bool = False  # a cue word of the term is in the text around the window
 
 
 class Normalizer:
-    """Normalises ASR text for NLU, knowing the domain terms (catalog titles and vocabulary phrases)."""
+    """Normalises ASR text for NLU, knowing the domain terms (catalog titles and vocabulary phrases).
 
-    def __init__(self, terms: Iterable[str]) -> None:
-        terms = {t for t in terms if len(t) >= 2}
+    `cues` maps a term to words without which it is never taken for what sounds like it, and with
+    which it is taken even for a common word (查一下预约 -> 查一下余额, but 预约明天 stays).
+    """
+
+    def __init__(self, terms: Iterable[str], cues: Mapping[str, Iterable[str]] | None = None) -> None:
+        cues = cues or {}
+        terms = {t for t in terms if len(t) >= 2} | {t for t in cues if len(t) >= 2}
+        self._cues = {t: tuple(words) for t, words in cues.items() if words}
         self._protected = protection_pattern([*COMMON_WORDS, *(t for t in terms if set(t) & set(_NUMERALS))])
         self._pinyin = {t: lazy_pinyin(t) for t in terms if _ALL_CJK.fullmatch(t)}
         self._toned = {t: lazy_pinyin(t, style=Style.TONE3) for t in self._pinyin}
@@ -299,21 +318,34 @@ class Normalizer:
             return None  # a term as it is (卖出股票 is not a mishearing of 买入股票)
         syllables = self._pinyin[term]
         same_length = len(window) == len(term)
+        most = len(term) // 2
+        cues = self._cues.get(term, ())
+        cued = any(cue in text[:start] or cue in text[end:] for cue in cues)
+        if cues and not cued:
+            return None  # a word with cues is heard in its place only when one of them is said
+        # With at most one near sound, by each character's common reading, the characters may all
+        # differ (预约 for 余额, 吃藏 for 持仓; 行内 is not 恒瑞 by 内's rare reading rui).
+        sounds_alike = same_length and _near_cost(syllables, [r[:1] for r in heard]) <= _NEAR_PART
         if same_length:
+            near = _near_cost(syllables, heard)
             wrong = [(start + i, c) for i, (c, s, r) in enumerate(zip(window, syllables, heard)) if s not in r]
-            if len(wrong) > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
-                return None
             if _FUNCTION_CHARS.intersection(c for _, c in wrong):
                 return None
+            if wrong and near <= _NEAR_BUDGET and (sounds_alike or Levenshtein.distance(window, term) <= most):
+                # every syllable heard near the term's: a mishearing even where a common word was
+                # heard (严重转账), as no syllable is heard wrong
+                return _Candidate(term, start, end, 100 * (1 - near / len(term)), may_cut=False,
+                                  may_be_word=False, cued=cued)
+            if len(wrong) > (0 if len(term) < _FUZZY_MIN_LENGTH else len(term) // 3):
+                return None
             misses = len(wrong)
-        most = len(term) // 2
         distance = Levenshtein.distance(window, term, score_cutoff=most)
-        if distance > most:
+        if distance > most and not sounds_alike:
             return None  # too few characters in common to be a mishearing of this term
         if same_length and misses == 0:
             toned = all(t in _toned_readings(c) for t, c in zip(self._toned[term], window))
             return _Candidate(term, start, end, 100.0, may_cut=toned and len(term) >= _FUZZY_MIN_LENGTH,
-                              may_be_word=toned)
+                              may_be_word=toned, cued=cued)
         if same_length:
             said = [s if s in r else r[0] for s, r in zip(syllables, heard)]
         elif distance == 1:
@@ -328,7 +360,7 @@ class Normalizer:
             return None
         may_cut = same_length and len(term) >= _FUZZY_CUT_MIN_LENGTH and misses <= 1
         return _Candidate(term, start, end, score, may_cut=may_cut, may_be_word=False,
-                          wrong=tuple(i for i, _ in wrong) if same_length else ())
+                          wrong=tuple(i for i, _ in wrong) if same_length else (), cued=cued)
 
 
 def _replace(text: str, candidates: list[_Candidate], exact: list[tuple[int, int]]) -> str:
@@ -342,9 +374,12 @@ def _replace(text: str, candidates: list[_Candidate], exact: list[tuple[int, int
         if any(c.start <= s and e <= c.end and _is_common_word(text[s:e]) and any(s <= i < e for i in c.wrong)
                for s, e in words):
             continue  # a common word heard whole is no mishearing (银行转账 is not 银证转账)
-        if _is_dictionary_word(text[c.start:c.end]) and not (c.may_be_word and _is_rare_word(text[c.start:c.end])):
-            continue  # the window is a real word (花费 is not 话费)
-        taken = [(o.start, o.end) for o in chosen] + [(s, e) for s, e in exact if not c.start <= s < e <= c.end]
+        if (_is_dictionary_word(text[c.start:c.end]) and not (c.may_be_word and _is_rare_word(text[c.start:c.end]))
+                and not c.cued):
+            continue  # the window is a real word (花费 is not 话费) and nothing said around it points to the term
+        # an exact term inside the window stays unless the repair keeps it (定投 is no part of a fund name)
+        taken = [(o.start, o.end) for o in chosen] + [(s, e) for s, e in exact
+                                                     if not (c.start <= s < e <= c.end and text[s:e] in c.term)]
         if all(c.end <= s or e <= c.start for s, e in taken):
             chosen.append(c)
     for c in sorted(chosen, key=lambda c: c.start, reverse=True):
@@ -356,3 +391,22 @@ def _window_lengths(term: str) -> tuple[int, ...]:
     """Text lengths compared with `term`: its own, and for long terms one more or less."""
     n = len(term)
     return (n - 1, n, n + 1) if n >= _SLACK_MIN_LENGTH else (n,)
+
+
+@lru_cache(maxsize=None)
+def _syllable_cost(said: str, heard: str) -> float:
+    """0 for the same syllable, _NEAR_PART per near initial or final, 1 when a part is unrelated."""
+    cost = 0.0
+    for split, groups in ((to_initials, _NEAR_INITIALS), (to_finals, _NEAR_FINALS)):
+        a, b = split(said), split(heard)
+        if a == b:
+            continue
+        if not any(a in group and b in group for group in groups):
+            return 1.0
+        cost += _NEAR_PART
+    return cost
+
+
+def _near_cost(syllables: list[str], heard: list[tuple[str, ...]]) -> float:
+    """How far the heard characters (each with its readings) sound from the term's syllables."""
+    return sum(min(_syllable_cost(s, r) for r in readings) for s, readings in zip(syllables, heard))

@@ -54,7 +54,7 @@ class VoiceService:
         self.catalog = Catalog.load(config.intents_dir)
         self.vocabulary = Vocabulary.load(config.nlu_dir)
         self.terms = self.catalog.vocabulary() + self.vocabulary.terms()
-        self.normalizer = Normalizer(self.terms)
+        self.normalizer = Normalizer(self.terms, self.catalog.words)
         self._recognizers: dict[int, Recognizer] = {}
 
     @cached_property
