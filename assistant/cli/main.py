@@ -176,11 +176,24 @@ def setup(download: bool = typer.Option(True, "--download/--offline", help="fetc
 
 
 @nlu_app.command("train")
-def nlu_train() -> None:
+def nlu_train(
+    small_edit: bool = typer.Option(False, "--small-edit", help="a few examples changed, no new intent or entity: finetune the newest full model (minutes, not a full training)"),
+    full: bool = typer.Option(False, "--full", help="train in full even if this data already has a finetuned model"),
+) -> None:
     """Train the NLU model from nlu_data/ (skipped when data and pipeline are unchanged)."""
+    from assistant.nlu.train import NotFinetunable, training_record
     from assistant.runtime.provision import train_with_progress
 
-    err.print(f"model: {train_with_progress(load_config())}")
+    if small_edit and full:
+        raise AssistantError("--small-edit and --full exclude each other")
+    try:
+        model = train_with_progress(load_config(), full=full, small_edit=small_edit)
+    except NotFinetunable as error:
+        raise AssistantError(f"{error}: run `assistant nlu train` without --small-edit") from error
+    record = training_record(model) or {}
+    how = (f"finetuned from {record['finetuned_from']}, {record['epochs']} epochs" if "finetuned_from" in record
+           else f"full training, {record.get('epochs')} epochs")
+    err.print(f"model: {model} ({how}, {record.get('seconds')} s, {record.get('examples')} examples)")
 
 
 @nlu_app.command("validate")

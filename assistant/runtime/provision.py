@@ -55,19 +55,23 @@ def _download_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console)
 
 
-def train_with_progress(config: Config) -> Path:
-    """Validate nlu_data/ and intents/ (errors stop here, file and line first), then train."""
-    from assistant.nlu.train import model_path, train
+def train_with_progress(config: Config, full: bool = False, small_edit: bool = False) -> Path:
+    """Validate nlu_data/ and intents/ (errors stop here, file and line first), then train
+    (see assistant.nlu.train for `full` and `small_edit`)."""
+    from assistant.nlu.train import finetune, is_trained, model_path, train
     from assistant.nlu.validate import ERROR, validate
 
-    if model_path(config).exists():
+    if is_trained(model_path(config), full):
         return model_path(config)
     errors = [f for f in validate(config, tokenizer=False) if f.level == ERROR]
     if errors:
         more = f" (and {len(errors) - 1} more: run `assistant nlu validate`)" if len(errors) > 1 else ""
         raise DataFileError(f"{errors[0]}{more}")
-    with console.status("Training the NLU model from nlu_data/ (a few minutes; epochs below)"):
-        return train(config)
+    if small_edit:
+        with console.status("Finetuning the NLU model for the small edit of nlu_data/ (epochs below)"):
+            return finetune(config)
+    with console.status("Training the NLU model from nlu_data/ in full (minutes; epochs below)"):
+        return train(config, full=full)
 
 
 def build_prompts(config: Config) -> None:
