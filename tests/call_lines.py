@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, TypeVar
+
+import pytest
 
 from assistant.core.frames import AudioChunk, CallStarted, EndOfCall, Frame, Interruption, SynthesizedAudio
 from assistant.core.pipeline import Processor
-from assistant.core.session import AudioSink, CallSession
+from assistant.core.session import AudioSink, CallOpener, CallSession
 
 RATE = 8000
 FRAME_BYTES = 320  # 20 ms of 16-bit PCM at 8 kHz
@@ -109,3 +113,28 @@ class Talker:
             await asyncio.sleep(max(0.0, start + self.sent * 0.02 - time.monotonic()))
             await self.send(self.queue.popleft() if self.queue else bytes(FRAME_BYTES))
             self.sent += 1
+
+
+class _Server(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+@asynccontextmanager
+async def serving(server_class: Callable[..., S], open_call: CallOpener, **options: Any) -> AsyncIterator[S]:
+    """A front-end on 127.0.0.1, any free port, for the length of the block."""
+    server = server_class("127.0.0.1", 0, open_call, **options)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def warnings(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    """The warning lines `logger` wrote."""
+    return [r.getMessage() for r in caplog.records if r.name == logger and r.levelno == logging.WARNING]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import signal
 import struct
@@ -13,20 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from call_lines import FRAME_BYTES, GREETING, LOUD, FakeCalls, Seen, Talker, frames_of, until
+from call_lines import serving, warnings, FRAME_BYTES, GREETING, LOUD, FakeCalls, Seen, Talker, frames_of, until
 
 from assistant.core.audio import read_wav
 from assistant.core.frames import AudioChunk, CallStarted, DialogTurn, Dtmf, EndOfCall, IntentResult, Interruption
-from assistant.core.session import CallOpener
 from assistant.transports.audiosocket import AudioSocketServer
 from assistant.transports.line import LineSettings
 
@@ -85,19 +81,6 @@ class Asterisk:
         await asyncio.gather(self._reading, return_exceptions=True)
 
 
-@asynccontextmanager
-async def serving(open_call: CallOpener, **options: Any) -> AsyncIterator[AudioSocketServer]:
-    server = AudioSocketServer("127.0.0.1", 0, open_call, **options)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
-
 
 def test_a_call_carries_its_uuid_audio_and_keys_and_hears_the_greeting_first() -> None:
     call_id = uuid.uuid4()
@@ -105,7 +88,7 @@ def test_a_call_carries_its_uuid_audio_and_keys_and_hears_the_greeting_first() -
     sent = [struct.pack("<160h", *[(i * 7 + n) % 500 - 250 for n in range(160)]) for i in range(10)]
 
     async def call(calls: FakeCalls) -> Asterisk:
-        async with serving(calls) as server:
+        async with serving(AudioSocketServer, calls) as server:
             asterisk = await Asterisk.dial(server.port)
             asterisk.send(af(UUID, call_id.bytes))
             await until(lambda: asterisk.received, 5, "the greeting")
@@ -166,7 +149,7 @@ def test_a_malformed_frame_closes_that_call_with_one_warning_and_no_other(
     good_id, bad_id = uuid.uuid4(), uuid.uuid4()
 
     async def calls_at_once(calls: FakeCalls) -> tuple[Asterisk, bool]:
-        async with serving(calls) as server:
+        async with serving(AudioSocketServer, calls) as server:
             good = await Asterisk.dial(server.port)
             good.send(af(UUID, good_id.bytes))
             good.talker.start()  # audio every 20 ms throughout, as Asterisk sends it
@@ -192,7 +175,7 @@ def test_a_malformed_frame_closes_that_call_with_one_warning_and_no_other(
         calls = FakeCalls(executor)
         good, bad_closed = asyncio.run(calls_at_once(calls))
     assert bad_closed  # promptly, never waiting for the rest of an oversized frame
-    lines = warnings(caplog)
+    lines = warnings(caplog, LOGGER)
     assert len(lines) == 1 and words in lines[0] and lines[0].endswith("call closed"), lines
     assert (str(bad_id) in calls.calls) == opened
     # the other call: every frame of its audio arrived, in order, and it ended only when it hung up
@@ -205,7 +188,7 @@ def test_silent_lines_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
     call_id = uuid.uuid4()
 
     async def lines(calls: FakeCalls) -> tuple[bool, bool]:
-        async with serving(calls, settings=LineSettings(first_message_s=0.3, idle_s=0.5)) as server:
+        async with serving(AudioSocketServer, calls, settings=LineSettings(first_message_s=0.3, idle_s=0.5)) as server:
             mute = await Asterisk.dial(server.port)  # never sends its UUID
             stalled = await Asterisk.dial(server.port)
             stalled.send(af(UUID, call_id.bytes))  # then nothing
@@ -217,7 +200,7 @@ def test_silent_lines_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
 
     with ThreadPoolExecutor(2) as executor:
         assert asyncio.run(lines(FakeCalls(executor))) == (True, True)
-    assert sorted(line.split(": ", 1)[1] for line in warnings(caplog)) == [
+    assert sorted(line.split(": ", 1)[1] for line in warnings(caplog, LOGGER)) == [
         "nothing received for 0.3 s; call closed", "nothing received for 0.5 s; call closed"]
 
 
@@ -225,7 +208,7 @@ def test_at_the_call_limit_a_new_connection_is_closed(caplog: pytest.LogCaptureF
     first_id, later_id = uuid.uuid4(), uuid.uuid4()
 
     async def calls_at_limit(calls: FakeCalls) -> tuple[bool, bool]:
-        async with serving(calls, max_calls=1) as server:
+        async with serving(AudioSocketServer, calls, max_calls=1) as server:
             first = await Asterisk.dial(server.port)
             first.send(af(UUID, first_id.bytes))
             await until(lambda: first.received, 5, "the first call's greeting")
@@ -243,7 +226,7 @@ def test_at_the_call_limit_a_new_connection_is_closed(caplog: pytest.LogCaptureF
 
     with ThreadPoolExecutor(2) as executor:
         assert asyncio.run(calls_at_limit(FakeCalls(executor))) == (True, True)
-    assert [line for line in warnings(caplog) if "refused: at the call limit (runtime.max_calls: 1)" in line]
+    assert [line for line in warnings(caplog, LOGGER) if "refused: at the call limit (runtime.max_calls: 1)" in line]
 
 
 def test_stopping_the_server_hangs_up_its_calls() -> None:
@@ -272,7 +255,7 @@ def test_loud_audio_barges_in_and_no_more_of_the_reply_is_sent() -> None:
     loud = struct.pack("<160h", *([LOUD + 1000] * 160))
 
     async def call(calls: FakeCalls) -> tuple[float, list[float]]:
-        async with serving(calls) as server:
+        async with serving(AudioSocketServer, calls) as server:
             asterisk = await Asterisk.dial(server.port)
             asterisk.send(af(UUID, call_id.bytes))
             await until(lambda: asterisk.received, 5, "the greeting")
@@ -323,7 +306,7 @@ def test_a_telephone_recording_reaches_its_function_keys_reach_the_dialog_and_a_
         return seen[call_id].of(DialogTurn) if call_id in seen else []
 
     async def call() -> tuple[Asterisk, float, float]:
-        async with serving(open_call) as server:
+        async with serving(AudioSocketServer, open_call) as server:
             caller = await Asterisk.dial(server.port)
             caller.send(af(UUID, uuid.UUID(caller_id).bytes))
             await until(lambda: caller.received, 90, "the greeting")
@@ -356,7 +339,7 @@ def test_a_telephone_recording_reaches_its_function_keys_reach_the_dialog_and_a_
     assert answer.function == expected
     assert keyed.heard == "按键1" and keyed.awaiting == "menu"
     assert any(t > keyed_at for t, kind, _ in caller.received if kind == AUDIO)  # the menu was said
-    assert [line for line in warnings(caplog) if str(bad_id) in line and "bad audio frame: 7 bytes" in line]
+    assert [line for line in warnings(caplog, LOGGER) if str(bad_id) in line and "bad audio frame: 7 bytes" in line]
     assert seen[str(bad_id)].of(EndOfCall)  # the bad line's call was closed (its dialog too)
 
 

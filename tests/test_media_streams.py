@@ -9,21 +9,17 @@ import audioop
 import base64
 import itertools
 import json
-import logging
 import struct
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import websockets
-from call_lines import GREETING, LOUD, FakeCalls, Seen, Talker, frames_of, until
+from call_lines import serving, warnings, GREETING, LOUD, FakeCalls, Seen, Talker, frames_of, until
 
 from assistant.core.audio import read_wav
 from assistant.core.frames import AudioChunk, CallStarted, DialogTurn, Dtmf, EndOfCall, IntentResult
-from assistant.core.session import CallOpener
 from assistant.transports.line import LineSettings
 from assistant.transports.media_streams import PATH, MediaStreamServer
 
@@ -107,25 +103,12 @@ class Provider:
         await asyncio.gather(self._reading, return_exceptions=True)
 
 
-@asynccontextmanager
-async def serving(open_call: CallOpener, **options: Any) -> AsyncIterator[MediaStreamServer]:
-    server = MediaStreamServer("127.0.0.1", 0, open_call, **options)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
-
 
 def test_a_stream_carries_its_start_audio_and_keys_and_gets_the_greeting_then_a_mark() -> None:
     sent = [struct.pack("<160h", *[(i * 7 + n) % 500 - 250 for n in range(160)]) for i in range(10)]
 
     async def call(calls: FakeCalls) -> Provider:
-        async with serving(calls) as server:
+        async with serving(MediaStreamServer, calls) as server:
             provider = await Provider.dial(server.port, "MZ1")
             await provider.start("CA1", "+" + CALLER)
             await until(lambda: provider.events("mark"), 5, "the greeting and its mark")
@@ -164,7 +147,7 @@ def test_barging_in_sends_clear_and_stops_the_reply() -> None:
     loud = struct.pack("<160h", *([LOUD + 1000] * 160))
 
     async def call(calls: FakeCalls) -> tuple[Provider, float]:
-        async with serving(calls) as server:
+        async with serving(MediaStreamServer, calls) as server:
             provider = await Provider.dial(server.port)
             await provider.start()
             await until(lambda: provider.events("media"), 5, "the greeting")
@@ -233,7 +216,7 @@ MALFORMED = [
 def test_a_malformed_message_closes_that_stream_with_one_warning_and_no_other(
         sends: Any, words: str, opened: bool, caplog: pytest.LogCaptureFixture) -> None:
     async def streams_at_once(calls: FakeCalls) -> tuple[Provider, Provider]:
-        async with serving(calls) as server:
+        async with serving(MediaStreamServer, calls) as server:
             good = await Provider.dial(server.port, "MZ-good")
             await good.start("CA-good")
             good.talker.start()
@@ -256,7 +239,7 @@ def test_a_malformed_message_closes_that_stream_with_one_warning_and_no_other(
     with ThreadPoolExecutor(4) as executor:
         calls = FakeCalls(executor)
         good, bad = asyncio.run(streams_at_once(calls))
-    lines = warnings(caplog)
+    lines = warnings(caplog, LOGGER)
     assert len(lines) == 1 and words in lines[0] and lines[0].endswith("call closed"), lines
     assert ("CA-bad" in calls.calls) == opened
     if words != "the socket closed without a stop message":
@@ -267,7 +250,7 @@ def test_a_malformed_message_closes_that_stream_with_one_warning_and_no_other(
 
 def test_a_caller_parameter_that_is_no_phone_number_leaves_the_caller_unknown(caplog: pytest.LogCaptureFixture) -> None:
     async def call(calls: FakeCalls) -> None:
-        async with serving(calls) as server:
+        async with serving(MediaStreamServer, calls) as server:
             provider = await Provider.dial(server.port)
             await provider.start("CA2", "anonymous")
             await until(lambda: "CA2" in calls.calls, 5)
@@ -279,12 +262,12 @@ def test_a_caller_parameter_that_is_no_phone_number_leaves_the_caller_unknown(ca
         calls = FakeCalls(executor)
         asyncio.run(call(calls))
     assert calls.calls["CA2"][0].caller is None
-    assert any("the caller parameter is not a phone number" in line for line in warnings(caplog))
+    assert any("the caller parameter is not a phone number" in line for line in warnings(caplog, LOGGER))
 
 
 def test_at_the_call_limit_a_new_stream_is_closed(caplog: pytest.LogCaptureFixture) -> None:
     async def streams(calls: FakeCalls) -> int | None:
-        async with serving(calls, max_calls=1) as server:
+        async with serving(MediaStreamServer, calls, max_calls=1) as server:
             first = await Provider.dial(server.port, "MZ1")
             await first.start("CA1")
             await until(lambda: first.received, 5, "the first call's greeting")
@@ -298,7 +281,7 @@ def test_at_the_call_limit_a_new_stream_is_closed(caplog: pytest.LogCaptureFixtu
 
     with ThreadPoolExecutor(2) as executor:
         assert asyncio.run(streams(FakeCalls(executor))) == 1013  # try again later
-    assert [line for line in warnings(caplog) if "refused: at the call limit (runtime.max_calls: 1)" in line]
+    assert [line for line in warnings(caplog, LOGGER) if "refused: at the call limit (runtime.max_calls: 1)" in line]
 
 
 def test_a_silent_stream_is_dropped_and_stopping_the_server_closes_its_streams(caplog: pytest.LogCaptureFixture) -> None:
@@ -319,7 +302,7 @@ def test_a_silent_stream_is_dropped_and_stopping_the_server_closes_its_streams(c
     with ThreadPoolExecutor(2) as executor:
         mute_code, live_code = asyncio.run(streams(FakeCalls(executor)))
     assert mute_code == 1008 and live_code is not None
-    lines = warnings(caplog)  # the server stopping is no warning
+    lines = warnings(caplog, LOGGER)  # the server stopping is no warning
     assert len(lines) == 1 and lines[0].endswith(": nothing received for 0.3 s; call closed"), lines
 
 
@@ -345,7 +328,7 @@ def test_a_telephone_recording_reaches_its_function_the_pin_by_keys_verifies_and
         return turn.transaction is not None and turn.transaction.action == "banking.balance"
 
     async def call() -> tuple[Provider, float]:
-        async with serving(open_call) as server:
+        async with serving(MediaStreamServer, open_call) as server:
             provider = await Provider.dial(server.port, "MZ-real")
             await provider.start("CA-real", CALLER)
             await until(lambda: provider.received, 90, "the greeting")
@@ -395,5 +378,5 @@ def test_a_telephone_recording_reaches_its_function_the_pin_by_keys_verifies_and
     events = [m["event"] for _, m in provider.received if m["event"] != "clear"]
     assert events.count("mark") >= 3 and "mark" not in events[:events.index("media") + 1]
     assert all(events[i - 1] == "media" for i, event in enumerate(events) if event == "mark")
-    assert [line for line in warnings(caplog) if "CA-bad" in line and "not base64" in line]
+    assert [line for line in warnings(caplog, LOGGER) if "CA-bad" in line and "not base64" in line]
     assert seen["CA-bad"].of(EndOfCall)
