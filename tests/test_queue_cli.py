@@ -71,7 +71,7 @@ def test_agents_take_and_finish_calls(world: World) -> None:
 
 def test_mistakes_are_one_line_errors(world: World) -> None:
     for args, message in ((("take", "--agent", "ghost"), "error: no agent 'ghost'"),
-                          (("agent", "赵", "--skills", "forex"), "error: unknown skill 'forex' (known: cards, complaints, general, securities)"),
+                          (("agent", "赵", "--skills", "forex"), "error: unknown skill 'forex' (known: cards, complaints, general, insurance, securities, wealth)"),
                           (("agent", "赵", "--skills", "general", "--state", "lunch"), "error: agent state must be one of")):
         result = assistant(world, *args)
         assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
