@@ -91,12 +91,20 @@ def person_during_a_complaint(world: World) -> Call:
     return call
 
 
+def person_after_a_quote(world: World) -> Call:
+    call = world.call()
+    call.say("茅台现在多少钱一股", "stock_quote", stock="600519")  # answered: the function is over
+    call.say("转人工", "human_agent")  # to the people who know what the caller just did
+    return call
+
+
 # reason, skill, priority, (verification, customer), function, slots, intent
 @pytest.mark.parametrize("converse, expected", [
     (person_during_an_order, ("caller_request", "securities", 0, ("verified", CUSTOMER), "stock_buy",
                               {"stock": "600519"}, "human_agent")),
     (person_during_card_loss, ("caller_request", "cards", 0, ("unverified", CUSTOMER), "card_loss",
                                {"card": "credit"}, "human_agent")),
+    (person_after_a_quote, ("caller_request", "securities", 0, ("unverified", None), None, {}, "human_agent")),
     (person_by_key_zero, ("caller_request", "general", 0, ("unverified", None), None, {}, None)),
     (three_misses, ("no_match", "general", 0, ("unverified", None), None, {}, "nlu_fallback")),
     (three_wrong_pins, ("locked", "cards", 2, ("locked", CUSTOMER), "stock_buy",

@@ -47,6 +47,7 @@ class Agenda:
         self.people = people
         self.task: Task | None = None
         self.suspended: list[Task] = []  # left for a question in between, resumed last first
+        self.finished: Task | None = None  # the function finished last: whose people a later "转人工" goes to
 
     def start(self, function: FunctionSpec, entities: dict[str, Any], text: str) -> None:
         """`function` begins with the values in `entities` and `text` (a request said in one breath)."""
@@ -132,6 +133,8 @@ class Agenda:
 
     def finish(self) -> None:
         """The function in progress is over: back to the one left for it, if any."""
+        if self.task is not None and not self.task.function.handoff:
+            self.finished = self.task
         self.task = None
         self.verification.verifying = False
         prompts = self.catalog.prompts
@@ -147,6 +150,10 @@ class Agenda:
     def leave(self) -> None:
         """Every function is dropped (the call goes to a person, the key menu, or it is over)."""
         self.task, self.suspended = None, []
+
+    def done(self) -> Task | None:
+        """The function the call finished last, if any."""
+        return self.finished
 
     def doing(self) -> Task | None:
         """What the caller was doing, not asking for a person: the function in progress, else the

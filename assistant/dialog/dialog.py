@@ -302,6 +302,9 @@ class Dialog:
     def doing(self) -> Task | None:
         return self.agenda.doing()
 
+    def done(self) -> Task | None:
+        return self.agenda.done()
+
     def intent(self) -> str | None:
         return self._intent
 

@@ -23,6 +23,8 @@ class Doing(Protocol):
 
     def doing(self) -> Task | None:
         """The function the caller was doing (not asking for a person), if any."""
+    def done(self) -> Task | None:
+        """The function the call finished last, if any."""
     def intent(self) -> str | None:
         """The latest intent understood."""
     def leave(self) -> None:
@@ -74,7 +76,12 @@ class Escalation:
                                  verification.status, status)
 
     def skill(self, task: Task | None) -> str:
+        """The skill group of `task`, else of what the caller asked for; a bare "转人工" after a function
+        is over goes to that function's group, who know what the caller just did."""
         function = task.function if task else self.catalog.function_for(self.call.intent() or "")
+        done = self.call.done()
+        if (function is None or function.skill == DEFAULT_SKILL) and done is not None:
+            function = done.function
         return function.skill if function else DEFAULT_SKILL
 
     def waiting_skill(self) -> str | None:
