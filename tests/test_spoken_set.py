@@ -20,7 +20,8 @@ BENCH = ROOT / "bench" / "spoken"
 sys.path.insert(0, str(BENCH))
 import plan  # noqa: E402
 
-NLU_SLOTS = {"amount", "bill_type", "currency", "payee", "phone_number", "price", "quantity", "stock", "when"}
+NLU_SLOTS = {"amount", "bill_type", "currency", "fund", "payee", "phone_number", "policy", "price", "product", "quantity",
+             "stock", "when"}
 
 
 def _nlu_examples() -> dict[str, set[str]]:
@@ -74,7 +75,7 @@ def test_slots_are_canonical() -> None:
     for r in REQUESTS:
         assert set(r.slots) <= NLU_SLOTS, r.utterance
         for name, value in r.slots.items():
-            if name == "stock":
+            if name in ("stock", "fund"):
                 assert re.fullmatch(r"\d{6}", value), r.utterance
             elif name in ("amount", "price", "quantity"):
                 assert isinstance(value, (int, float)) and value > 0, r.utterance
@@ -84,15 +85,18 @@ def test_slots_are_canonical() -> None:
             assert r.slots == {}, r.utterance  # out of scope carries no slots
 
 
-def test_stock_currency_and_bill_codes_are_in_the_lookup_tables() -> None:
+def test_slot_codes_are_in_the_lookup_tables() -> None:
     tables = {}
-    for name in ("stocks", "currencies", "bill_types"):
+    for name in ("stocks", "currencies", "bill_types", "funds", "products", "policies"):
         data = yaml.safe_load((ROOT / "nlu_data" / "lookups" / f"{name}.yml").read_text(encoding="utf-8"))
         tables[name] = {str(item["synonym"]) for item in data["nlu"] if "synonym" in item}
     for r in REQUESTS:
         assert r.slots.get("stock", "600036") in tables["stocks"], r.utterance
         assert r.slots.get("currency", "USD") in tables["currencies"], r.utterance
         assert r.slots.get("bill_type", "water") in tables["bill_types"], r.utterance
+        assert r.slots.get("fund", "110022") in tables["funds"], r.utterance
+        assert r.slots.get("product", "LC2501") in tables["products"], r.utterance
+        assert r.slots.get("policy", "car") in tables["policies"], r.utterance
 
 
 def test_no_request_copies_the_training_data() -> None:

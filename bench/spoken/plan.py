@@ -93,8 +93,10 @@ def spread_order(requests: list[Request]) -> list[Request]:
     return ordered
 
 
-def part_requests(part: str, limit: int | None = None, path: Path = REQUESTS) -> list[Request]:
-    requests = spread_order([r for r in read_requests(path) if r.part == part])
+def part_requests(part: str, limit: int | None = None, path: Path = REQUESTS,
+                  intents: list[str] | None = None) -> list[Request]:
+    """The part's requests (only those for `intents`, if given), the first `limit` of them."""
+    requests = spread_order([r for r in read_requests(path) if r.part == part and (not intents or r.intent in intents)])
     return requests[:limit] if limit is not None else requests
 
 
