@@ -72,6 +72,9 @@ def test_clean_text_unifies_script_width_punctuation_and_spacing(raw, expected):
     ("三点十分", "3点10分"),
     ("十点零五分", "10点05分"),
     ("平安银行涨到十五块提醒我", "平安银行涨到15块提醒我"),
+    ("按三十块一股买入四百股", "按30块1股买入400股"),  # 一 counts shares here, it is not 30.1 yuan
+    ("三块五一股", "3.5元1股"),
+    ("三块五毛一股", "3.5元1股"),
 ])
 def test_numbers_become_arabic(spoken, expected):
     assert normalize_numbers(spoken) == expected

@@ -157,6 +157,15 @@ def test_a_quantity_entity_right_after_qian_is_a_price_per_share():
     assert canonical_slots([bought], text, VOCABULARY, NOW)["quantity"] == 1
 
 
+def test_a_number_counting_weeks_or_days_is_no_price_or_quantity():
+    text = "我过去1周都成交了哪些股票"
+    week = entity("price", "1", text.index("1"), text.index("1") + 1)
+    assert canonical_slots([week], text, VOCABULARY, NOW) == {}
+    text = "以15块的价格买入"
+    price = entity("price", "15", text.index("15"), text.index("15") + 2)
+    assert canonical_slots([price], text, VOCABULARY, NOW)["price"] == 15
+
+
 def test_backstop_does_not_take_an_amount_for_a_stock_code():
     assert canonical_slots([], "转100000元到证券账户", VOCABULARY, NOW) == {"amount": 100000}
 

@@ -75,12 +75,16 @@ def test_streaming_gives_partials_then_a_final_resembling_the_speech(free_ko, ko
 
 @pytest.mark.slow
 def test_segments_finalised_mid_stream_are_kept(free_ko, korean_speech):
-    # A 1.5 s pause makes vosk end a segment; FinalResult alone would only hold the second one.
+    # A 1.5 s pause makes vosk end a segment; FinalResult alone would only hold the second one. Each
+    # segment is compared with what the model hears in it alone: how well it hears espeak's Korean
+    # (좋아요 comes back as 조 와 요 or 좋아요 by espeak-ng version) is not what this checks.
     first, second = korean_speech("여보세요"), korean_speech("좋아요")
+    alone = [transcribe(free_ko, part.pcm) for part in (first, second)]
+    assert all(alone), alone
     pause = bytes(2 * int(first.sample_rate * 1.5))
     _, final = stream_in_chunks(free_ko, Audio(first.pcm + pause + second.pcm, 16000))
     assert char_overlap("여보세요", final) >= 0.75, final
-    assert char_overlap("좋아요", final) >= 0.6, final
+    assert char_overlap(alone[0], final) >= 0.75 and char_overlap(alone[1], final) >= 0.75, (alone, final)
 
 
 @pytest.mark.parametrize("phrase", ["잔액 조회", "계좌 이체"])

@@ -43,10 +43,12 @@ _RUN = f"(?:\\d+(?:\\.\\d+)?|[{_NUMERALS}]+)"  # one number, Arabic or Chinese
 _ONE_DIGIT = f"[0-9{_DIGITS}]"
 _NOT_AFTER_NUMBER = f"(?<![{_NUMERALS}\\d.])"
 
-# 十块五 / 三块二毛五 / 二十块零五分 -> yuan with decimals
+# 十块五 / 三块二毛五 / 二十块零五分 -> yuan with decimals; in 三十块一股 the 一 counts shares, not jiao.
+_MEASURE_WORDS = "股手份张笔只个"
 _MONEY = re.compile(
-    f"{_NOT_AFTER_NUMBER}({_RUN})[块元](?:零({_ONE_DIGIT})分|({_ONE_DIGIT})(?:[毛角](?:({_ONE_DIGIT})分?)?)?)"
-    f"(?![{_NUMERALS}\\d分])"
+    f"{_NOT_AFTER_NUMBER}({_RUN})[块元](?:零({_ONE_DIGIT})分|({_ONE_DIGIT})"
+    f"(?:[毛角](?:({_ONE_DIGIT})(?:分|(?![{_MEASURE_WORDS}])))?|(?![{_MEASURE_WORDS}])))"
+    f"(?:(?=[一两][{_MEASURE_WORDS}])|(?![{_NUMERALS}\\d分]))"
 )
 _PERCENT = re.compile(f"百分之({_RUN}(?:点{_ONE_DIGIT}+)?)")
 # 点 is a decimal point only before a magnitude, 倍, money or %; otherwise it is o'clock.

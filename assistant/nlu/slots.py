@@ -38,6 +38,7 @@ _PRICE_IN_TEXT = re.compile(
     f"|[涨跌](?:到|至|破)({_NUMBER})|以({_NUMBER})(?:元|块)"
 )
 _PRICE_CONTEXT = re.compile(r"价|每股|[涨跌](?:到|至|破)|以\d")
+_PERIOD_UNITS = frozenset("周天月年")  # a number before these counts time, never a price or shares
 _QUANTITY_IN_TEXT = re.compile(r"(?<![\d.钱])(\d+)股")  # not 多少钱1股: that is a price per share
 _MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _CODE_IN_TEXT = re.compile(r"(?<!\d)(?:代码)?\d{6}(?!\d)")
@@ -75,6 +76,8 @@ def canonical_slots(
             continue
         if name == "quantity" and _char_before(entity, text) == "钱":  # 多少钱一股: a price per share
             continue
+        if name in ("price", "quantity") and _char_after(entity, text) in _PERIOD_UNITS:  # 过去1周: a period
+            continue
         canonical = _canonical(name, str(value), vocab, now)
         if canonical is not None:
             slots[name] = canonical
@@ -89,6 +92,12 @@ def _char_before(entity: dict[str, Any], text: str) -> str:
     """The character of `text` just before the entity ("" at the start or without a position)."""
     start = entity.get("start")
     return text[start - 1] if isinstance(start, int) and 0 < start <= len(text) else ""
+
+
+def _char_after(entity: dict[str, Any], text: str) -> str:
+    """The character of `text` just after the entity ("" at the end or without a position)."""
+    end = entity.get("end")
+    return text[end] if isinstance(end, int) and 0 < end < len(text) else ""
 
 
 def _canonical(slot: str, value: str, vocab: Vocabulary, now: datetime) -> Any:
