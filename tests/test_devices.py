@@ -1,20 +1,27 @@
 """Microphone and loudspeaker for real, through a private PulseAudio server with a null sink.
 
 The server's default sink is `test_sink` and its default source is that sink's monitor, so what the
-Loudspeaker plays comes back through the Microphone. Both go through PortAudio's ALSA default device,
+Loudspeaker plays comes back through the Microphone. For a whole call the default source is
+`caller_sink`'s monitor instead: the test's caller plays into that sink, so the assistant hears the
+caller and not its own voice, and what it says is heard on `test_sink`'s monitor. Both go through PortAudio's ALSA default device,
 which the ALSA pulse plugin routes to PulseAudio when a server is running — the path the assistant
 uses on a desktop. The server runs in its own HOME / XDG_RUNTIME_DIR under pytest's tmp dir and is
 stopped after the module (and exits by itself 30 s after its last client, should pytest die).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +29,17 @@ import pytest
 
 from assistant.core.audio import Audio, read_wav, resample
 from assistant.core.errors import AssistantError
-from assistant.core.frames import AudioChunk, EndOfCall, Interruption, SynthesizedAudio
+from assistant.cli.chat import run_chat, talk
+from assistant.core.frames import AudioChunk, CallStarted, EndOfCall, Frame, Interruption, SynthesizedAudio
+from assistant.core.pipeline import Processor
+from assistant.core.session import CallSession
 from assistant.transports.local import BACKENDS, Loudspeaker, Microphone
 from domain.config import load_config
 
 RECORDING = load_config().models_dir / "speech" / "IT0011W0001.wav"
 TONE_LEVEL = 8000.0
+CALLER = "13800138000"
+SHARED_POOLS = ("call", "asr", "tts")  # thread name prefixes of the voice service's shared executors
 
 
 def pactl(server: str, *args: str) -> subprocess.CompletedProcess:
@@ -51,6 +63,7 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--exit-idle-time=30", "--disallow-exit", "--log-target=stderr",
             "-L", f"module-native-protocol-unix socket={home / 'native'} auth-anonymous=1",
             "-L", "module-null-sink sink_name=test_sink",
+            "-L", "module-null-sink sink_name=caller_sink",
         ],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
@@ -92,35 +105,25 @@ def pcm_of(x: np.ndarray) -> bytes:
 
 
 class Recorder:
-    """A Microphone read on its own thread, as the chat loop reads it."""
+    """What the Microphone hears while inside, chunk by chunk as PortAudio hands them over."""
 
     def __init__(self, rate: int, backend: str) -> None:
         self.mic = Microphone(rate, chunk_ms=30, backend=backend)
         self.chunks: list[AudioChunk] = []
-        self.error: BaseException | None = None
         self.first = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.recording = ExitStack()
 
-    def _run(self) -> None:
-        try:
-            for chunk in self.mic:
-                self.chunks.append(chunk)
-                self.first.set()
-        except BaseException as error:  # surfaced in the test thread
-            self.error = error
-            self.first.set()
+    def _heard(self, chunk: AudioChunk) -> None:
+        self.chunks.append(chunk)
+        self.first.set()
 
     def __enter__(self) -> Recorder:
-        self.thread.start()
+        self.recording.enter_context(self.mic.open(self._heard))
         assert self.first.wait(20), "the microphone delivered nothing"
-        if self.error:
-            raise self.error
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.mic.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive(), "the microphone did not stop"
+        self.recording.close()
 
     def samples(self) -> np.ndarray:
         return np.frombuffer(b"".join(c.pcm for c in self.chunks), dtype="<i2").astype(np.float64)
@@ -152,6 +155,14 @@ def best_alignment(recorded: np.ndarray, played: np.ndarray) -> tuple[float, int
     return float(corr[lag] / (np.linalg.norm(window) * np.linalg.norm(played) + 1e-9)), lag
 
 
+def share_played(recorded: np.ndarray, said: np.ndarray, piece: int = 3200) -> float:
+    """Share of the 200 ms pieces of `said` found in `recorded` (correlation above 0.95). Output is
+    kept at most 100 ms ahead of the device, so on a loaded machine the device may run dry for a
+    moment: a piece cut by such a gap is missed, the rest are still found."""
+    pieces = [said[i:i + piece] for i in range(0, len(said) - piece + 1, piece)]
+    return sum(best_alignment(recorded, p)[0] > 0.95 for p in pieces) / len(pieces)
+
+
 def test_unknown_backend_is_refused() -> None:
     for make in (lambda: Microphone(16000, backend="alsa"), lambda: Loudspeaker(16000, backend="alsa")):
         with pytest.raises(AssistantError) as caught:
@@ -174,8 +185,7 @@ def test_play_and_record(pulse: str, backend: str) -> None:
         assert [type(f) for f in out] == [SynthesizedAudio]
         list(speaker.process(SynthesizedAudio(resample(speech, voice_rate).pcm, voice_rate, text="speech")))
         assert speaker.idle.wait(20), "the loudspeaker never finished"
-        list(speaker.process(EndOfCall()))
-        assert not speaker.thread.is_alive()
+        assert list(speaker.process(EndOfCall())) == [EndOfCall()]
         time.sleep(0.5)
     x = recorder.samples()
 
@@ -245,10 +255,174 @@ def test_missing_devices_give_clear_errors(pulse: str) -> None:
         Loudspeaker(16000, backend="pyaudio", device="999")
     for backend, device in (("sounddevice", "no-such-device"), ("pyaudio", "999")):
         with pytest.raises(AssistantError, match=rf"cannot open the microphone \({backend}\).*--text or --wav"):
-            next(iter(Microphone(16000, backend=backend, device=device)))
+            with Microphone(16000, backend=backend, device=device).open(lambda chunk: None):
+                pass
 
 
 def test_recording_is_there() -> None:
     assert Path(RECORDING).is_file()
     assert read_wav(RECORDING).sample_rate == 16000
     assert isinstance(Audio(b"", 16000).seconds, float)
+
+
+class Seen(Processor):
+    """Every frame that reaches it, in order."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds, self.frames = seconds, []
+
+    def process(self, frame: Frame) -> Iterator[Frame]:
+        self.frames.append(frame)
+        if isinstance(frame, AudioChunk):
+            time.sleep(self.seconds)  # a slow decode
+        yield frame
+
+
+class ThreadedMicrophone:
+    """Stands in for PortAudio's input: 20 ms chunks handed over from a thread of its own in real
+    time, then Ctrl-C (SIGINT to this process), as a person ends the chat."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.handover_s: list[float] = []  # how long each hand-over kept the "PortAudio" thread
+
+    @contextmanager
+    def open(self, heard: Callable[[AudioChunk], None]) -> Iterator[None]:
+        stop = threading.Event()
+
+        def run() -> None:
+            for i in range(self.chunks):
+                if stop.wait(0.02):
+                    return
+                start = time.monotonic()
+                heard(AudioChunk(bytes(640), 16000, i * 0.02))
+                self.handover_s.append(time.monotonic() - start)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(5)
+
+
+def test_a_live_call_takes_the_microphone_from_its_thread_and_ends_on_ctrl_c() -> None:
+    """A slow decode never holds up the microphone; Ctrl-C hangs up and `talk` returns."""
+    stage, view = Seen(seconds=0.05), Seen()
+    microphone = ThreadedMicrophone(chunks=50)
+    with ThreadPoolExecutor(2) as executor:
+        start = time.monotonic()
+        talk(lambda call, sink, observe: CallSession(call, [stage], sink, executor, observe),
+             CallStarted("live"), microphone, [view], backend=None)
+        took = time.monotonic() - start
+    assert len(microphone.handover_s) == 50 and max(microphone.handover_s) < 0.01
+    assert took < 1.0 + 0.5  # a second of audio, then the hang-up overtakes what is still queued
+    chunks = [f.t for f in stage.frames if isinstance(f, AudioChunk)]
+    assert isinstance(stage.frames[0], CallStarted) and stage.frames[-1] == EndOfCall()
+    assert chunks == sorted(chunks) and 0 < len(chunks) < 50
+    assert view.frames == stage.frames  # the views saw every frame that left the processors
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_microphone_that_cannot_open_still_hangs_the_call_up() -> None:
+    class Broken:
+        @contextmanager
+        def open(self, heard: Callable[[AudioChunk], None]) -> Iterator[None]:
+            raise AssistantError("cannot open the microphone (sounddevice): no device; try --text or --wav")
+            yield
+
+    stage = Seen()
+    with ThreadPoolExecutor(2) as executor, pytest.raises(AssistantError, match="cannot open the microphone"):
+        talk(lambda call, sink, observe: CallSession(call, [stage], sink, executor, observe),
+             CallStarted("broken"), Broken(), [], backend=None)
+    assert [type(f) for f in stage.frames] == [CallStarted, EndOfCall]
+
+
+@pytest.fixture()
+def caller_line(pulse: str) -> Iterator[str]:
+    """The microphone hears `caller_sink` (what the test's caller plays), not the loudspeaker."""
+    assert pactl(pulse, "set-default-source", "caller_sink.monitor").returncode == 0
+    try:
+        yield "caller_sink"
+    finally:
+        pactl(pulse, "set-default-source", "test_sink.monitor")
+
+
+def loudness(path: Path) -> np.ndarray:
+    """RMS per 10 ms of raw 16 kHz PCM captured so far."""
+    return frames_10ms(np.fromfile(path, dtype="<i2").astype(np.float64), 16000)[0]
+
+
+@pytest.mark.slow
+def test_a_call_on_the_microphone_and_loudspeaker(pulse: str, caller_line: str, assistant: Any,
+                                                   banking_dev: list, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`assistant chat` by voice: the greeting on the loudspeaker, a request said into the microphone
+    routed to its function, Ctrl-C ends the call, and nothing is left running."""
+    request = next(r for r in banking_dev if r.channel == "clean" and r.intent == "balance_inquiry")
+    heard, saved = tmp_path / "loudspeaker.raw", tmp_path / "reply.wav"
+    steps: list[str] = []
+    done = threading.Event()
+
+    def wait(what: str, condition: Callable[[np.ndarray], bool], seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not done.is_set() and time.monotonic() < deadline:
+            if condition(loudness(heard)):
+                steps.append(what)
+                return True
+            time.sleep(0.1)
+        return False
+
+    def quiet_after(start: int, quiet_s: float) -> Callable[[np.ndarray], bool]:
+        """Loud audio after 10 ms frame `start`, then `quiet_s` without."""
+        def condition(rms: np.ndarray) -> bool:
+            loud = np.flatnonzero(rms[start:] > 300)
+            return len(loud) > 0 and len(rms) - (start + loud[-1]) > quiet_s * 100
+        return condition
+
+    def caller() -> None:
+        if wait("greeting", quiet_after(0, 0.8), 90):
+            mark = len(loudness(heard))
+            subprocess.run(["paplay", "--server", pulse, "-d", caller_line, str(request.path)], timeout=30, check=True)
+            # the reply's sentences are synthesised one by one: on a busy machine the gap between
+            # two can pass a second, so its end is 3 s of quiet (it then waits for the PIN)
+            wait("reply", quiet_after(mark, 3.0), 90)
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+
+    with heard.open("wb") as out:
+        recorder = subprocess.Popen(["parec", "--server", pulse, "-d", "test_sink.monitor", "--raw", "--format=s16le",
+                                     "--rate=16000", "--channels=1"], stdout=out)
+        before = set(threading.enumerate())
+        helper = threading.Thread(target=caller, name="test-caller")
+        start = time.monotonic()
+        helper.start()
+        try:
+            run_chat(assistant, text=False, wav=None, speak=True, save=saved, as_json=True, caller=CALLER)
+        finally:
+            done.set()
+            helper.join(60)
+            recorder.terminate()
+            recorder.wait(10)
+    took = time.monotonic() - start
+    assert steps == ["greeting", "reply"], f"reached only {steps}"
+    assert took < 240
+
+    greeting, *turns = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert greeting["say"] == assistant.catalog.prompts["greeting"] and greeting["heard"] == ""
+    assert [turn["intent"] for turn in turns] == [request.intent], turns
+
+    # what the loudspeaker played is what the call said (--save keeps it): the greeting's first second,
+    # and the reply's last (a sentence synthesised late leaves a pause in between, not a seam)
+    said = np.frombuffer(read_wav(saved).pcm, dtype="<i2").astype(np.float64)
+    played = np.fromfile(heard, dtype="<i2").astype(np.float64)
+    first, last = (share_played(played, part) for part in (said[:16000], said[-16000:]))
+    assert first >= 0.8, f"the greeting is not on the loudspeaker ({first:.0%} of its first second found)"
+    _, at = best_alignment(played, said[:3200])
+    assert np.sqrt((played[:at] ** 2).mean()) < 100, "something was played before the greeting"
+    assert last >= 0.8, f"the reply did not play to its end ({last:.0%} of its last second found)"
+
+    left = [t.name for t in set(threading.enumerate()) - before if not t.name.startswith(SHARED_POOLS)]
+    assert not left, left

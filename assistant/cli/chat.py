@@ -1,11 +1,13 @@
 """`assistant chat`: the call pipeline fed by the microphone, a recording or typed lines."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,16 @@ from assistant.core.frames import (
     Frame,
     PartialTranscript,
 )
-from assistant.core.pipeline import Processor
+from assistant.core.pipeline import Pipeline, Processor
+from assistant.core.session import CallSession
+from assistant.transports.local import Loudspeaker, LoudspeakerSink, Microphone, converse
 from assistant.transports.text import KEYS_PREFIX, typed_frames
 from assistant.transports.wav import Recorder, call_audio, play_recording
 from domain.redaction import redact
 
 log = logging.getLogger(__name__)
+
+LIVE_RATE = 16000  # the microphone's rate: what a wideband call carries
 
 
 class ConsoleView(Processor):
@@ -64,25 +70,35 @@ class JsonView(Processor):
 
 def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Path | None,
              as_json: bool = False, caller: str | None = None) -> None:
-    """`as_json`: turns as JSON lines on stdout, hints on stderr; `caller`: the caller id."""
+    """`as_json`: turns as JSON lines on stdout, hints on stderr; `caller`: the caller id.
+
+    The microphone is a live call (a CallSession: barge-in stops the loudspeaker at once, a slow decode
+    never holds up the microphone); a recording and typed lines have no live clock to keep, so their
+    call is driven synchronously."""
     console = Console(stderr=as_json, soft_wrap=True)  # one line per frame, however long: scripts read them
     audio_cfg = assistant.config.section("audio")
     backend = audio_cfg.get("backend", "sounddevice")
-    rate = 16000
-    if wav:
-        recording = call_audio(wav)
-        rate = recording.sample_rate
-    outputs: list[Processor] = [JsonView() if as_json else ConsoleView(console)]
+    chunk_ms = audio_cfg.get("chunk_ms", 30)
+    views: list[Processor] = [JsonView() if as_json else ConsoleView(console)]
     if save:
-        outputs.append(Recorder(save, 16000))
-    if speak:
-        outputs.append(_loudspeaker(backend, required=not (text or wav)))
-    pipeline = assistant.pipeline(rate, [o for o in outputs if o], speak=bool(speak or save),
-                                  caller=caller, listen=not text)
-    channel = "text" if text else "wav" if wav else "local"
-    pipeline.push(CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=rate, channel=channel))
+        views.append(Recorder(save, 16000))
+    if not (text or wav):
+        call = CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=LIVE_RATE, channel="local")
+        console.print("[dim]Speak now; Ctrl-C ends.[/dim]")
+        talk(assistant.open_call, call, Microphone(LIVE_RATE, chunk_ms, backend), views, backend if speak else None)
+        return
+    recording = call_audio(wav) if wav else None
+    rate = recording.sample_rate if recording else 16000
+    if speak and (loudspeaker := _loudspeaker(backend)):
+        views.append(loudspeaker)
+    pipeline = assistant.pipeline(rate, views, speak=bool(speak or save), caller=caller,
+                                  listen=not text)
+    pipeline.push(CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=rate,
+                              channel="text" if text else "wav"))
     try:
-        if text:
+        if recording:
+            play_recording(pipeline, recording, chunk_ms)
+        else:
             console.print(f"[dim]Type what a caller would say ({KEYS_PREFIX}123# for key presses); "
                           "an empty line or Ctrl-D ends.[/dim]")
             for line in sys.stdin:
@@ -90,27 +106,39 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
                     break
                 for frame in typed_frames(line.strip(), assistant.normalizer.normalize, assistant.understanding.limits):
                     pipeline.push(frame)
-        elif wav:
-            play_recording(pipeline, recording, audio_cfg.get("chunk_ms", 30))
-        else:
-            from assistant.transports.local import Microphone
-
-            console.print("[dim]Speak now; Ctrl-C ends.[/dim]")
-            for chunk in Microphone(rate, audio_cfg.get("chunk_ms", 30), backend):
-                pipeline.push(chunk)
     except KeyboardInterrupt:
         pass
     finally:
         pipeline.push(EndOfCall())
 
 
-def _loudspeaker(backend: str, required: bool) -> Processor | None:
-    from assistant.transports.local import Loudspeaker
+def talk(open_call: Callable[..., CallSession], call: CallStarted, microphone: Microphone,
+         views: list[Processor], backend: str | None) -> None:
+    """A live call from the microphone until Ctrl-C (or until it ends by itself): the reply on the
+    loudspeaker of `backend` (none: not played), every frame leaving the call's processors through
+    `views`, on the event loop."""
+    sink = LoudspeakerSink(call.sample_rate, backend) if backend else None
+    try:
+        session = open_call(call, sink, Pipeline(views).push)
+        asyncio.run(_until_ctrl_c(session, microphone))
+    finally:
+        if sink:
+            sink.close()
 
+
+async def _until_ctrl_c(session: CallSession, microphone: Microphone) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, session.push, EndOfCall())  # Ctrl-C hangs up: the call ends cleanly
+    try:
+        await converse(session, microphone)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _loudspeaker(backend: str) -> Processor | None:
+    """Replies played, if there is a loudspeaker: a recording or typed lines go on without one."""
     try:
         return Loudspeaker(16000, backend)
     except AssistantError as error:
-        if required:
-            raise
         log.warning("%s; replies are not played (use --save FILE to keep them)", error)
         return None

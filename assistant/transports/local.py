@@ -1,18 +1,30 @@
-"""The local sound card as the two ends of the pipeline: microphone in, loudspeaker out.
+"""The local sound card as the two ends of a call: microphone in, loudspeaker out.
 
-Two backends behind the same small classes: sounddevice (default) and PyAudio. Both wrap PortAudio,
-so on Linux they reach ALSA or PulseAudio devices alike (a PulseAudio null sink works in tests).
+    sink = LoudspeakerSink(16000)                          # a live call (CallSession): 20 ms frames in
+    session = voice.open_call(CallStarted(...), sink, observe)
+    await converse(session, Microphone(16000))            # until someone pushes EndOfCall
+    sink.close()
+
+`Loudspeaker` is the same output as a Processor, for calls driven synchronously (a recording, typed
+lines). Both write to the device 20 ms at a time from a buffer, on a thread of their own, so dropping
+what is not played yet (barge-in) is immediate.
+
+Two backends: sounddevice (default) and PyAudio. Both wrap PortAudio, so on Linux they reach ALSA or
+PulseAudio devices alike (a PulseAudio null sink works in tests).
 """
 from __future__ import annotations
 
-import queue
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from assistant.core.audio import Audio, resample
 from assistant.core.errors import AssistantError
 from assistant.core.frames import AudioChunk, EndOfCall, Frame, Interruption, SynthesizedAudio
 from assistant.core.pipeline import Processor
+from assistant.core.session import FRAME_S, CallSession
 
 BACKENDS = ("sounddevice", "pyaudio")
 
@@ -22,118 +34,197 @@ def _check(backend: str) -> None:
         raise AssistantError(f"audio backend {backend!r} is not one of {', '.join(BACKENDS)}")
 
 
+class _Stream:
+    """One mono 16-bit PortAudio stream on either backend: an input stream hands `record` each block
+    of `frames` on PortAudio's own thread; an output stream (no `record`) is written to, blocking."""
+
+    def __init__(self, backend: str, rate: int, frames: int, device: str | None,
+                 record: Callable[[bytes], None] | None = None) -> None:
+        self.write: Callable[[bytes], object]
+        self._close: Callable[[], object]
+        if backend == "sounddevice":
+            self._open_sounddevice(rate, frames, device, record)
+        else:
+            self._open_pyaudio(rate, frames, device, record)
+
+    def close(self) -> None:
+        self._close()
+
+    def _open_sounddevice(self, rate: int, frames: int, device: str | None,
+                          record: Callable[[bytes], None] | None) -> None:
+        import sounddevice as sd
+
+        settings: dict[str, Any] = dict(samplerate=rate, channels=1, dtype="int16", device=device)
+        if record is None:
+            stream = sd.RawOutputStream(**settings)
+            self.write = stream.write
+        else:
+            stream = sd.RawInputStream(**settings, blocksize=frames, callback=lambda data, *_: record(bytes(data)))
+        try:
+            stream.start()
+        except BaseException:
+            stream.close()
+            raise
+        self._close = lambda: (stream.stop(), stream.close())
+
+    def _open_pyaudio(self, rate: int, frames: int, device: str | None,
+                      record: Callable[[bytes], None] | None) -> None:
+        import pyaudio
+
+        pa = pyaudio.PyAudio()
+        try:
+            index = int(device) if device else None
+            if index is not None:
+                pa.get_device_info_by_index(index)  # raises on an unknown index; opening one segfaults
+            if record is None:
+                stream = pa.open(format=pyaudio.paInt16, channels=1, rate=rate, output=True, output_device_index=index)
+                self.write = stream.write
+            else:
+                stream = pa.open(format=pyaudio.paInt16, channels=1, rate=rate, input=True, input_device_index=index,
+                                 frames_per_buffer=frames,
+                                 stream_callback=lambda data, *_: (record(data), (None, pyaudio.paContinue))[1])
+        except BaseException:
+            pa.terminate()
+            raise
+        self._close = lambda: (stream.stop_stream(), stream.close(), pa.terminate())
+
+
 class Microphone:
-    """Yields AudioChunks of `chunk_ms` from the default input device until `stop()`."""
+    """The default (or named) input device, handing AudioChunks of `chunk_ms` to a callback."""
 
     def __init__(self, sample_rate: int, chunk_ms: int = 30, backend: str = "sounddevice", device: str | None = None) -> None:
         _check(backend)
         self.rate, self.backend, self.device = sample_rate, backend, device
         self.frames = sample_rate * chunk_ms // 1000
-        self.chunks: queue.Queue[bytes | None] = queue.Queue()
 
-    def stop(self) -> None:
-        self.chunks.put(None)
+    @contextmanager
+    def open(self, heard: Callable[[AudioChunk], None]) -> Iterator[None]:
+        """Records while inside; `heard` is called on PortAudio's thread with each chunk, timed by its
+        position in the stream."""
+        t = 0.0
 
-    def __iter__(self) -> Iterator[AudioChunk]:
-        with self._open():
-            t = 0.0
-            while (pcm := self.chunks.get()) is not None:
-                yield AudioChunk(pcm, self.rate, t)
-                t += len(pcm) / 2 / self.rate
+        def record(pcm: bytes) -> None:
+            nonlocal t
+            heard(AudioChunk(pcm, self.rate, t))
+            t += len(pcm) / 2 / self.rate
 
-    def _open(self):  # noqa: ANN202 - a context manager of either backend
         try:
-            if self.backend == "sounddevice":
-                import sounddevice as sd
-
-                return sd.RawInputStream(
-                    samplerate=self.rate, channels=1, dtype="int16", blocksize=self.frames, device=self.device,
-                    callback=lambda data, *_: self.chunks.put(bytes(data)),
-                )
-            return _PyAudioInput(self)
+            stream = _Stream(self.backend, self.rate, self.frames, self.device, record)
         except Exception as error:  # PortAudio reports a missing device in many ways
             raise AssistantError(f"cannot open the microphone ({self.backend}): {error}; try --text or --wav") from error
+        try:
+            yield
+        finally:
+            stream.close()
 
 
-class _PyAudioInput:
-    def __init__(self, mic: Microphone) -> None:
-        import pyaudio
+class _Playback:
+    """The default (or named) output device, written 20 ms at a time on a thread of its own from a
+    buffer, so that dropping what is not played yet leaves at most one frame and the device's own
+    buffer to hear."""
 
-        self.pa = pyaudio.PyAudio()
-        index = int(mic.device) if mic.device else None
-        if index is not None:
-            self.pa.get_device_info_by_index(index)  # raises on an unknown index; opening one segfaults
-        self.stream = self.pa.open(
-            format=pyaudio.paInt16, channels=1, rate=mic.rate, input=True, frames_per_buffer=mic.frames,
-            input_device_index=index,
-            stream_callback=lambda data, *_: (mic.chunks.put(data), (None, pyaudio.paContinue))[1],
-        )
+    def __init__(self, sample_rate: int, backend: str, device: str | None) -> None:
+        _check(backend)
+        self.step = int(sample_rate * FRAME_S) * 2
+        self.buffer = bytearray()
+        self.ready = threading.Condition()
+        self.closing = False
+        self.drained = threading.Event()  # set when everything given so far has been written to the device
+        self.drained.set()
+        try:
+            self.stream = _Stream(backend, sample_rate, self.step // 2, device)
+        except Exception as error:  # no sound card, no PulseAudio server, ...
+            raise AssistantError(f"cannot open the loudspeaker ({backend}): {error}") from error
+        self.thread = threading.Thread(target=self._write, name="loudspeaker", daemon=True)
+        self.thread.start()
 
-    def __enter__(self) -> _PyAudioInput:
-        self.stream.start_stream()
-        return self
+    def play(self, pcm: bytes) -> None:
+        with self.ready:
+            self.buffer += pcm
+            self.drained.clear()
+            self.ready.notify()
 
-    def __exit__(self, *_: object) -> None:
-        self.stream.stop_stream()
-        self.stream.close()
-        self.pa.terminate()
+    def drop(self) -> None:
+        """Whatever is not played yet is never played."""
+        with self.ready:
+            self.buffer.clear()
+
+    def close(self) -> None:
+        """Stops at once (what is still buffered is dropped) and closes the device."""
+        with self.ready:
+            self.closing = True
+            self.buffer.clear()
+            self.ready.notify()
+        self.thread.join()
+
+    def _write(self) -> None:
+        try:
+            while True:
+                with self.ready:
+                    while not self.buffer and not self.closing:
+                        self.drained.set()
+                        self.ready.wait()
+                    if self.closing:
+                        return
+                    pcm = bytes(self.buffer[:self.step])
+                    del self.buffer[:self.step]
+                self.stream.write(pcm)
+        finally:
+            self.stream.close()
+            self.drained.set()
 
 
 class Loudspeaker(Processor):
-    """Plays SynthesizedAudio on its own thread; an Interruption drops whatever is not played yet."""
+    """Plays SynthesizedAudio as it comes; an Interruption drops whatever is not played yet; EndOfCall
+    waits for the rest to play, then closes the device."""
 
     def __init__(self, sample_rate: int = 16000, backend: str = "sounddevice", device: str | None = None) -> None:
-        _check(backend)
-        self.rate, self.backend, self.device = sample_rate, backend, device
-        self.pending: queue.Queue[bytes | None] = queue.Queue()
-        self.cut = threading.Event()
-        self.idle = threading.Event()
-        self.idle.set()
-        try:
-            self.write, self.close = self._open()
-        except Exception as error:  # no sound card, no PulseAudio server, ...
-            raise AssistantError(f"cannot open the loudspeaker ({backend}): {error}") from error
-        self.thread = threading.Thread(target=self._play, daemon=True)
-        self.thread.start()
+        self.rate = sample_rate
+        self.playback = _Playback(sample_rate, backend, device)
+
+    @property
+    def idle(self) -> threading.Event:
+        """Set when all the audio given so far has gone to the device."""
+        return self.playback.drained
 
     def process(self, frame: Frame) -> Iterator[Frame]:
         if isinstance(frame, SynthesizedAudio):
-            self.idle.clear()
-            self.pending.put(resample(Audio(frame.pcm, frame.sample_rate), self.rate).pcm)
+            self.playback.play(resample(Audio(frame.pcm, frame.sample_rate), self.rate).pcm)
         elif isinstance(frame, Interruption):
-            self.cut.set()
-            while not self.pending.empty():
-                self.pending.get_nowait()
+            self.playback.drop()
         elif isinstance(frame, EndOfCall):
-            self.pending.put(None)
-            self.thread.join()
+            self.playback.drained.wait()
+            self.playback.close()
         yield frame
 
-    def _play(self) -> None:
-        try:
-            while (pcm := self.pending.get()) is not None:
-                self.cut.clear()
-                step = self.rate // 50 * 2  # 20 ms at a time, so barge-in stops playback quickly
-                for start in range(0, len(pcm), step):
-                    if self.cut.is_set():
-                        break
-                    self.write(pcm[start : start + step])
-                if self.pending.empty():
-                    self.idle.set()
-        finally:
-            self.close()
-            self.idle.set()
 
-    def _open(self):  # noqa: ANN202 - (write, close) of either backend
-        if self.backend == "sounddevice":
-            import sounddevice as sd
+class LoudspeakerSink:
+    """A live call's AudioSink on the loudspeaker: the session paces 20 ms frames in, at most 100 ms
+    ahead of the device, and a barge-in drops what the device has not played yet."""
 
-            stream = sd.RawOutputStream(samplerate=self.rate, channels=1, dtype="int16", device=self.device)
-            stream.start()
-            return stream.write, lambda: (stream.stop(), stream.close())
-        import pyaudio
+    def __init__(self, sample_rate: int = 16000, backend: str = "sounddevice", device: str | None = None) -> None:
+        self.playback = _Playback(sample_rate, backend, device)
 
-        pa = pyaudio.PyAudio()
-        stream = pa.open(format=pyaudio.paInt16, channels=1, rate=self.rate, output=True,
-                         output_device_index=int(self.device) if self.device else None)
-        return stream.write, lambda: (stream.close(), pa.terminate())
+    async def send(self, pcm: bytes) -> None:
+        self.playback.play(pcm)
+
+    async def clear(self) -> None:
+        self.playback.drop()
+
+    def close(self) -> None:
+        self.playback.close()
+
+
+async def converse(session: CallSession, microphone: Microphone) -> None:
+    """Runs a live call with the microphone feeding it, until the call ends (EndOfCall pushed, or a
+    processor failed). Each chunk goes from PortAudio's thread to the event loop, where the session
+    queues it: a slow decode holds up the call's processors, never the microphone. A microphone that
+    cannot be opened hangs the call up (its dialog closed) before the error goes on."""
+    loop = asyncio.get_running_loop()
+    running = asyncio.create_task(session.run())  # the greeting starts at once
+    try:
+        with microphone.open(lambda chunk: loop.call_soon_threadsafe(session.push, chunk)):
+            await asyncio.shield(running)
+    finally:
+        session.push(EndOfCall())  # nothing once the call has ended
+        await running
