@@ -1,5 +1,6 @@
 """A live call's lifecycle (assistant/core/session.py): the assistant speaks first, the caller barges
-in, control frames overtake data, a slow call holds up no other, and a hang-up leaves nothing behind."""
+in, control frames overtake data, a slow call holds up no other, a hang-up leaves nothing behind, and
+a turn that ends the call hangs up once its reply has been played out."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from assistant.core.frames import (
     AudioChunk,
     CallStarted,
     DialogTurn,
+    Dtmf,
     EndOfCall,
     FinalTranscript,
     Frame,
@@ -27,7 +30,8 @@ from assistant.core.frames import (
     SynthesizedAudio,
 )
 from assistant.core.pipeline import Processor
-from assistant.core.session import FRAME_S, CallSession
+from assistant.core.session import FRAME_S, HANG_UP_TAIL_S, CallSession
+from assistant.core.turn import Turn
 from assistant.speech.workers import SpeechWorker
 from assistant.storage.calls import database_location
 from assistant.storage.database import open_database
@@ -105,8 +109,6 @@ def test_control_frames_overtake_queued_audio(tmp_path: Path) -> None:
         await asyncio.wait_for(running, 5)
         return slow.order
 
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(2) as executor:
         order = asyncio.run(call())
     assert order[0] == "CallStarted" and order[-1] == "EndOfCall"
@@ -129,8 +131,6 @@ def test_a_slow_call_holds_up_no_other() -> None:
             session.push(EndOfCall())
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
         return quick_done, time.monotonic() - start
-
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(4) as executor:
         quick_done, all_done = asyncio.run(calls())
@@ -155,14 +155,90 @@ def test_the_output_end_paces_audio_and_keeps_at_most_100_ms_queued() -> None:
         await asyncio.wait_for(running, 5)
         return sink
 
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(2) as executor:
         sink = asyncio.run(call())
     started = sink.sent[0]
     for i, sent in enumerate(sink.sent):  # frame i is sent no earlier than 100 ms before it plays
         assert sent >= started + i * FRAME_S - 0.1 - 0.01
     assert sink.sent[-1] - started == pytest.approx(49 * FRAME_S - 0.1, abs=0.1)  # real time, not at once
+
+
+class Closing(Processor):
+    """Says `say_s` of audio when the call starts, in a turn that ends the call if `hangs_up`; caller
+    audio barges in (a stand-in VAD). Notes every frame it gets."""
+
+    def __init__(self, hangs_up: bool, say_s: float = 0.5) -> None:
+        self.hangs_up, self.say_s = hangs_up, say_s
+        self.seen: list[Frame] = []
+
+    def process(self, frame: Frame) -> Iterator[Frame]:
+        self.seen.append(frame)
+        if isinstance(frame, AudioChunk):
+            yield Interruption()
+        yield frame
+        if isinstance(frame, CallStarted):
+            yield DialogTurn(Turn(heard="", say="再见。", intent=None, function="survey", awaiting=None, slots={},
+                                  transaction=None, escalation=None, hangs_up=self.hangs_up))
+            yield SynthesizedAudio(bytes(int(8000 * self.say_s) * 2), 8000, "再见。")
+
+
+def closing_call(stage: Closing, sink: Sink | None, barge_in: bool = False,
+                 far_end_hangs_up_s: float | None = None) -> tuple[CallSession, float | None]:
+    """A call whose only stage is `stage`, run until it ends by itself or for 3 s: the session, and
+    when it ended (None: it had not, and was then hung up). `barge_in`: the caller speaks and presses
+    a key while the last sentence plays; `far_end_hangs_up_s`: the far end hangs up that long after
+    the start."""
+    async def call(executor: ThreadPoolExecutor) -> tuple[CallSession, float | None]:
+        session = CallSession(CallStarted("closing", sample_rate=8000), [stage], sink, executor)
+        running = asyncio.create_task(session.run())
+        if barge_in:
+            await until(lambda: sink is not None and len(sink.sent) >= 5, 2)
+            session.push(AudioChunk(bytes(320), 8000, 0.0))
+            session.push(Dtmf("1"))
+        if far_end_hangs_up_s is not None:
+            await asyncio.sleep(far_end_hangs_up_s)
+            session.push(EndOfCall())
+        await asyncio.wait({running}, timeout=3)
+        ended_at = time.monotonic() if running.done() else None
+        session.push(EndOfCall())
+        await asyncio.wait_for(running, 5)
+        return session, ended_at
+
+    with ThreadPoolExecutor(2) as executor:
+        return asyncio.run(call(executor))
+
+
+def test_a_turn_that_ends_the_call_hangs_up_once_its_reply_has_played() -> None:
+    stage, sink = Closing(hangs_up=True), Sink()
+    session, ended_at = closing_call(stage, sink, barge_in=True)
+    assert ended_at is not None and session.hung_up
+    assert len(sink.sent) == 25  # all of the half second was sent
+    played_at = sink.sent[0] + 25 * FRAME_S  # when the far end has played the last frame
+    assert played_at + HANG_UP_TAIL_S <= ended_at < played_at + HANG_UP_TAIL_S + 0.3
+    # the caller's audio and key during the last sentence were not heard: nothing cut it short
+    assert [type(f) for f in stage.seen] == [CallStarted, EndOfCall] and not sink.cleared
+
+
+def test_without_the_flag_the_line_stays_open_after_the_reply() -> None:
+    stage, sink = Closing(hangs_up=False), Sink()
+    session, ended_at = closing_call(stage, sink)
+    assert len(sink.sent) == 25 and ended_at is None  # 3 s, six times the reply, and still up
+    assert not session.hung_up and type(stage.seen[-1]) is EndOfCall  # the far end hung up then
+
+
+def test_the_far_end_hanging_up_during_the_last_sentence_ends_the_call_at_once() -> None:
+    stage, sink = Closing(hangs_up=True, say_s=2.0), Sink()
+    session, ended_at = closing_call(stage, sink, far_end_hangs_up_s=0.3)
+    assert ended_at is not None and not session.hung_up  # the far end's hang-up, not the assistant's
+    assert ended_at - sink.sent[0] < 1.0 and len(sink.sent) < 100
+    assert [type(f) for f in stage.seen] == [CallStarted, EndOfCall]
+
+
+def test_with_no_one_listening_a_closing_turn_hangs_up_at_once() -> None:
+    stage = Closing(hangs_up=True, say_s=2.0)
+    start = time.monotonic()
+    session, ended_at = closing_call(stage, None)
+    assert ended_at is not None and session.hung_up and ended_at - start < 1.0
 
 
 def test_the_shared_worker_takes_one_job_at_a_time_and_keeps_the_waits() -> None:

@@ -4,13 +4,17 @@ Each function replaces one key-press menu path, so adding a function means editi
 Every `*.yml` file except `dialogue.yml` holds `functions:`, one entry per function:
 
     intents   the NLU intents that start it          title    how it is named (menus, resuming)
+              []: a campaign's script, which only an outbound call naming it opens (it has no menu
+              path and is kept apart from what callers ask for: Catalog.outbound)
     menu      its key-press menu path               verify   the caller's PIN is needed first
     hours     when it can be done: {days: [mon, ...], times: ["09:30-11:30", ...], closed: said otherwise}
     slots     what is asked, in order: {type, required, prompt, and checks: min, max, step (a value
               must be a multiple of it), invalid (said when a check fails), values (type choice:
               canonical value -> phrases, the first is how it is said; key N picks the Nth), keys
-              (types bill_type and currency: the canonical values keys 1, 2, ... pick), same_as
-              (type pin: must equal that earlier slot, e.g. a new PIN typed twice)}
+              (types bill_type and currency: the canonical values keys 1, 2, ... pick; type choice:
+              key -> value, when not key N for the Nth), affirm, deny (type choice: the value a
+              plain yes or no of the NLU picks, for a yes-or-no question), same_as (type pin: must
+              equal that earlier slot, e.g. a new PIN typed twice)}
     opening   said when it starts                   confirm  said before the action runs
     action    the back-end action (adapters/base.py ACTIONS) carried out after confirmation
     params    action param -> "{slot}" or a fixed value; default: each slot as the param of its name
@@ -18,6 +22,9 @@ Every `*.yml` file except `dialogue.yml` holds `functions:`, one entry per funct
               "unknown" -> a template, or {say, ask: a slot to ask again, handoff: a reason to put
               the call through to a person, item: how one entry of the outcome's `items` is said}
     handoff   instead of an action: put the call through to a person, for this reason
+    ends      instead of an action: the function ends the call, ending name -> what is then said. After
+              its last slot it ends with the first ending; a choice answer named like an ending ends
+              it there with that one. The ending is kept with its values as the slot ENDING.
     skill     the agents' skill group that takes its calls when they go to a person (default: general)
     opposite  the function doing the opposite (stock_buy: stock_sell; said on one side or on both
               alike): when the NLU is torn between the two, the caller is asked which they meant
@@ -60,6 +67,7 @@ OUT_OF_SCOPE = "out_of_scope"  # an NLU intent for requests we do not serve; rep
 AFFIRM, DENY, INFORM, KEY_MENU, GOODBYE = "affirm", "deny", "inform", "key_menu", "goodbye"
 DIALOG_ACTS = frozenset({AFFIRM, DENY, INFORM, KEY_MENU, GOODBYE})
 UNKNOWN_INTENT = "unknown_intent"
+ENDING = "ending"  # how a function with `ends` ended, kept with its values (the turns show it)
 OK_OUTCOME = "ok"
 REQUIRED_OUTCOMES = (OK_OUTCOME, "rejected", "failed", "unknown")
 
@@ -110,10 +118,10 @@ WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7
 
 _FUNCTION_KEYS = frozenset({
     "intents", "title", "menu", "verify", "hours", "slots", "opening", "confirm", "action", "params",
-    "outcomes", "handoff", "skill", "opposite",
+    "outcomes", "handoff", "ends", "skill", "opposite",
 })
 _SLOT_KEYS = frozenset({
-    "type", "required", "prompt", "min", "max", "step", "invalid", "values", "keys", "same_as",
+    "type", "required", "prompt", "min", "max", "step", "invalid", "values", "keys", "affirm", "deny", "same_as",
 })
 _OUTCOME_KEYS = frozenset({"say", "ask", "handoff", "item"})
 _HOURS_KEYS = frozenset({"days", "times", "closed"})
@@ -137,7 +145,9 @@ class SlotSpec:
     step: float | None = None
     invalid: str | None = None
     choices: tuple[Choice, ...] = ()
-    keys: tuple[str, ...] = ()  # canonical values picked by keys 1, 2, ... (choices: their values)
+    keys: tuple[str, ...] = ()  # canonical values picked by keys 1, 2, ... ("": that key picks none)
+    affirm: str | None = None  # the choice a plain yes picks
+    deny: str | None = None  # ... and a plain no
     same_as: str | None = None
 
     @property
@@ -187,6 +197,12 @@ class FunctionSpec:
     handoff: str | None = None
     skill: str = DEFAULT_SKILL
     opposite: str | None = None  # the function that does the opposite (both name each other once loaded)
+    ends: dict[str, str] = field(default_factory=dict)  # ending -> what is said; the first after the last slot
+
+    @property
+    def outbound(self) -> bool:
+        """Opened only by an outbound call that names it (no caller asks for it)."""
+        return not self.intents
 
     def slot(self, name: str) -> SlotSpec:
         return next(slot for slot in self.slots if slot.name == name)
@@ -224,8 +240,10 @@ class Catalog:
     def __init__(self, functions: dict[str, FunctionSpec], replies: dict[str, str],
                  prompts: dict[str, str], terms: dict[str, str], outcomes: dict[str, OutcomeReply],
                  menu: MenuNode, actions: EngineActions = EngineActions(),
-                 ask_back: AskBackWords = AskBackWords(), words: dict[str, tuple[str, ...]] | None = None) -> None:
-        self.functions = functions
+                 ask_back: AskBackWords = AskBackWords(), words: dict[str, tuple[str, ...]] | None = None,
+                 outbound: dict[str, FunctionSpec] | None = None) -> None:
+        self.functions = functions  # what callers ask for
+        self.outbound = outbound or {}  # what outbound calls open with (campaigns' scripts)
         self.words = words or {}  # domain word -> cue words (dialogue.yml `words:`)
         self.replies = replies
         self.prompts = prompts
@@ -261,6 +279,7 @@ class Catalog:
     @classmethod
     def load(cls, directory: Path) -> Catalog:
         functions: dict[str, FunctionSpec] = {}
+        outbound: dict[str, FunctionSpec] = {}
         opposites: dict[str, tuple[Path, int]] = {}  # function id -> where its `opposite:` is
         claimed: dict[str, tuple[str, str]] = {}  # intent -> (function id, "file:line")
         menu = MenuNode("")
@@ -269,9 +288,9 @@ class Catalog:
             raise DataFileError("no function files (*.yml)", directory)
         for path in paths:
             for function, lines in _read_functions(path):
-                if function.id in functions:
+                if function.id in functions or function.id in outbound:
                     raise file_error(path, lines["id"], f"function '{function.id}' is defined twice")
-                functions[function.id] = function
+                (outbound if function.outbound else functions)[function.id] = function
                 for intent in function.intents:
                     if intent in claimed:
                         owner, where = claimed[intent]
@@ -283,8 +302,9 @@ class Catalog:
                 if function.opposite:
                     opposites[function.id] = (path, lines["opposite"])
         _pair_opposites(functions, opposites)
-        *dialogue, actions, ask_back, words = _read_dialogue(directory / DIALOGUE_FILE, claimed, functions)
-        return cls(functions, *dialogue, menu, actions, ask_back, words)
+        *dialogue, actions, ask_back, words = _read_dialogue(directory / DIALOGUE_FILE, claimed,
+                                                             {**functions, **outbound})
+        return cls(functions, *dialogue, menu, actions, ask_back, words, outbound)
 
 
 def _pair_opposites(functions: dict[str, FunctionSpec], said: dict[str, tuple[Path, int]]) -> None:
@@ -409,11 +429,14 @@ def _read_function(path: Path, fid: str, spec: Any, line: int) -> FunctionSpec:
     secret = {slot.name for slot in slots if slot.secret}
     optional = {slot.name for slot in slots if not slot.required}
     intents = fields.get("intents", list)
-    if not intents:
-        raise fields.error("intents", "'intents' must name at least one intent")
+    if not intents and "menu" in fields.mapping:
+        raise fields.error("menu", "a function with no intents is opened by the outbound call that names it: "
+                                   "no 'menu'")
     action, handoff = fields.get("action", str, None), fields.get("handoff", str, None)
-    if (action is None) == (handoff is None):
-        raise file_error(path, line, f"function '{fid}': give either 'action' or 'handoff'")
+    ends = _read_ends(fields, slots, secret)
+    if [action, handoff, ends or None].count(None) != 2:
+        raise file_error(path, line, f"function '{fid}': give either 'action' or 'handoff' "
+                                     "(or 'ends': it ends the call)")
     return FunctionSpec(
         id=fid,
         title=fields.get("title", str),
@@ -431,7 +454,24 @@ def _read_function(path: Path, fid: str, spec: Any, line: int) -> FunctionSpec:
         handoff=handoff,
         skill=_read_skill(fields),
         opposite=fields.get("opposite", str, None),
+        ends=ends,
     )
+
+
+def _read_ends(fields: _Fields, slots: list[SlotSpec], secret: set[str]) -> dict[str, str]:
+    ends = fields.get("ends", LineMap, LineMap())
+    if not ends:
+        return {}
+    names = {slot.name for slot in slots}
+    if ENDING in names:
+        raise fields.error("ends", f"ends: a slot named '{ENDING}' would be overwritten by the ending")
+    answers = {choice.value for slot in slots for choice in slot.choices}
+    entries = _Fields(fields.path, ends, fields.mapping.line_of("ends"), f"{fields.what} ends",
+                      frozenset(str(name) for name in ends))
+    for name in list(entries.mapping)[1:]:  # the first is reached after the last slot
+        if name not in answers:
+            raise entries.error(name, f"'{name}' is no choice value of a slot, so no answer reaches it")
+    return {str(name): str(entries.template(str(name), names, optional=names, never=secret)) for name in ends}
 
 
 def _read_skill(fields: _Fields) -> str:
@@ -450,8 +490,9 @@ def _read_slot(path: Path, fid: str, name: str, spec: Any, line: int, earlier: l
     kind = fields.get("type", str)
     if kind not in SLOT_TYPES:
         raise fields.error("type", f"unknown type '{kind}' (known: {', '.join(sorted(SLOT_TYPES))})")
-    for key, types in (("min", NUMBER_TYPES), ("max", NUMBER_TYPES), ("step", NUMBER_TYPES),
-                       ("values", {"choice"}), ("keys", {"bill_type", "currency"}), ("same_as", {"pin"})):
+    for key, types in (("min", NUMBER_TYPES), ("max", NUMBER_TYPES), ("step", NUMBER_TYPES), ("values", {"choice"}),
+                       ("keys", {"bill_type", "currency", "choice"}), ("affirm", {"choice"}), ("deny", {"choice"}),
+                       ("same_as", {"pin"})):
         if key in fields.mapping and kind not in types:
             raise fields.error(key, f"'{key}' is for slots of type {' or '.join(sorted(types))}")
     same_as = fields.get("same_as", str, None)
@@ -466,7 +507,9 @@ def _read_slot(path: Path, fid: str, name: str, spec: Any, line: int, earlier: l
     )
     if kind == "choice":
         choices = _read_choices(path, fields)
-        slot = replace(slot, choices=choices, keys=tuple(choice.value for choice in choices))
+        values = tuple(choice.value for choice in choices)
+        slot = replace(slot, choices=choices, keys=_choice_keys(fields, values) if "keys" in fields.mapping else values,
+                       affirm=_one_of(fields, "affirm", values), deny=_one_of(fields, "deny", values))
     elif "keys" in fields.mapping:
         keys = fields.get("keys", list)
         if len(keys) > len(MENU_KEYS):
@@ -490,6 +533,27 @@ def _read_choices(path: Path, fields: _Fields) -> tuple[Choice, ...]:
     if len(choices) > len(MENU_KEYS):
         raise fields.error("values", f"values: at most {len(MENU_KEYS)} (one key each)")
     return tuple(choices)
+
+
+def _choice_keys(fields: _Fields, values: tuple[str, ...]) -> tuple[str, ...]:
+    """A choice slot's `keys:` (key -> value) as the values keys 1, 2, ... pick, "" for none."""
+    keys = fields.get("keys", LineMap)
+    picks = {str(key): str(value) for key, value in keys.items()}
+    if not picks:
+        raise fields.error("keys", "keys: give at least one key -> value")
+    for key, value in picks.items():
+        if len(key) != 1 or key not in MENU_KEYS or value not in values:
+            raise fields.error("keys", f"keys: {key}: {value} must be a key 1-9 and one of the values "
+                                       f"({', '.join(values)})")
+    last = max(MENU_KEYS.index(key) for key in picks)
+    return tuple(picks.get(key, "") for key in MENU_KEYS[:last + 1])
+
+
+def _one_of(fields: _Fields, key: str, values: tuple[str, ...]) -> str | None:
+    value = fields.get(key, str, None)
+    if value is not None and value not in values:
+        raise fields.error(key, f"{key}: '{value}' is not one of the values ({', '.join(values)})")
+    return value
 
 
 def _read_params(fields: _Fields, action: str, slots: list[SlotSpec]) -> dict[str, Param]:

@@ -15,6 +15,8 @@ from rich.console import Console
 
 from assistant.core.errors import AssistantError
 from assistant.core.frames import (
+    INBOUND,
+    OUTBOUND,
     CallStarted,
     DialogTurn,
     EndOfCall,
@@ -69,13 +71,20 @@ class JsonView(Processor):
 
 
 def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Path | None,
-             as_json: bool = False, caller: str | None = None) -> None:
-    """`as_json`: turns as JSON lines on stdout, hints on stderr; `caller`: the caller id.
+             as_json: bool = False, caller: str | None = None, outbound: str | None = None) -> None:
+    """`as_json`: turns as JSON lines on stdout, hints on stderr; `caller`: the caller id; `outbound`:
+    the call is an outbound one that opens with this function (a campaign's script), `caller` the
+    number dialled. A turn that ends the call (`hangs_up`) ends the chat once it is shown.
 
     The microphone is a live call (a CallSession: barge-in stops the loudspeaker at once, a slow decode
     never holds up the microphone); a recording and typed lines have no live clock to keep, so their
     call is driven synchronously."""
     console = Console(stderr=as_json, soft_wrap=True)  # one line per frame, however long: scripts read them
+    catalog = assistant.catalog
+    if outbound is not None and outbound not in catalog.outbound and outbound not in catalog.functions:
+        raise AssistantError(f"--outbound: no function {outbound!r} in intents/ "
+                             f"(campaigns' scripts: {', '.join(catalog.outbound) or 'none'})")
+    started = {"caller": caller, "direction": OUTBOUND if outbound else INBOUND, "start_function": outbound}
     audio_cfg = assistant.config.section("audio")
     backend = audio_cfg.get("backend", "sounddevice")
     chunk_ms = audio_cfg.get("chunk_ms", 30)
@@ -83,7 +92,7 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
     if save:
         views.append(Recorder(save, 16000))
     if not (text or wav):
-        call = CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=LIVE_RATE, channel="local")
+        call = CallStarted(call_id=uuid.uuid4().hex, sample_rate=LIVE_RATE, channel="local", **started)
         console.print("[dim]Speak now; Ctrl-C ends.[/dim]")
         talk(assistant.open_call, call, Microphone(LIVE_RATE, chunk_ms, backend), views, backend if speak else None)
         return
@@ -93,10 +102,12 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
         views.append(loudspeaker)
     pipeline = assistant.pipeline(rate, views, speak=bool(speak or save), caller=caller,
                                   listen=not text)
-    pipeline.push(CallStarted(call_id=uuid.uuid4().hex, caller=caller, sample_rate=rate,
-                              channel="text" if text else "wav"))
+    opening = pipeline.push(CallStarted(call_id=uuid.uuid4().hex, sample_rate=rate,
+                                        channel="text" if text else "wav", **started))
     try:
-        if recording:
+        if _hangs_up(opening):
+            console.print("[dim]The assistant hung up.[/dim]")
+        elif recording:
             play_recording(pipeline, recording, chunk_ms)
         else:
             console.print(f"[dim]Type what a caller would say ({KEYS_PREFIX}123# for key presses); "
@@ -104,12 +115,19 @@ def run_chat(assistant: Any, text: bool, wav: Path | None, speak: bool, save: Pa
             for line in sys.stdin:
                 if not line.strip():
                     break
-                for frame in typed_frames(line.strip(), assistant.normalizer.normalize, assistant.understanding.limits):
-                    pipeline.push(frame)
+                frames = typed_frames(line.strip(), assistant.normalizer.normalize, assistant.understanding.limits)
+                if any(_hangs_up(pipeline.push(frame)) for frame in frames):  # keys after it are not pressed
+                    console.print("[dim]The assistant hung up.[/dim]")
+                    break
     except KeyboardInterrupt:
         pass
     finally:
         pipeline.push(EndOfCall())
+
+
+def _hangs_up(frames: list[Frame]) -> bool:
+    """Whether a turn among `frames` (what left the pipeline) ends the call."""
+    return any(isinstance(frame, DialogTurn) and frame.turn.hangs_up for frame in frames)
 
 
 def talk(open_call: Callable[..., CallSession], call: CallStarted, microphone: Microphone,

@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 import typer
 from rich.console import Console
 
+from assistant.cli.campaign import campaign_app
 from assistant.cli.desk import desk_app, serve
 from assistant.cli.queue import queue_app
 from assistant.cli.telephony import telephony
@@ -27,6 +28,7 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(queue_app, name="queue")
 app.add_typer(desk_app, name="desk")
 app.add_typer(voice_app, name="voice")
+app.add_typer(campaign_app, name="campaign")
 err = Console(stderr=True)
 
 
@@ -155,16 +157,19 @@ def chat(
     save: Optional[Path] = typer.Option(None, "--save", help="also write the replies' audio to this WAV file"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per assistant turn on stdout"),
     caller: Optional[str] = typer.Option(None, "--caller", help="the caller id: the phone number the call comes from"),
+    outbound: Optional[str] = typer.Option(None, "--outbound", help="an outbound call that opens with this function "
+                                                                    "(a campaign's script, e.g. service_survey)"),
 ) -> None:
     """Talk to the assistant: microphone and loudspeaker, typed lines (--text, `dtmf:147258` for
-    key presses) or a recording (--wav)."""
+    key presses) or a recording (--wav); with --outbound, as the customer the assistant called."""
     from assistant.cli.chat import run_chat
 
     if caller is not None and not caller.isdigit():
         raise AssistantError(f"--caller must be a phone number (digits only), not {caller!r}")
     if speak is None:
         speak = not as_json
-    run_chat(_assistant(), text=text, wav=wav, speak=speak, save=save, as_json=as_json, caller=caller)
+    run_chat(_assistant(), text=text, wav=wav, speak=speak, save=save, as_json=as_json, caller=caller,
+             outbound=outbound)
 
 
 @app.command()

@@ -28,15 +28,17 @@ INBOUND, OUTBOUND = "inbound", "outbound"
 class CallStarted(Frame):
     """A call begins: the first frame of every call, before any audio. The assistant speaks first.
 
-    `start_function` (outbound calls): the catalog function the call opens with instead of the greeting.
+    `start_function` (outbound calls): the catalog function the call opens with instead of the greeting;
+    `slots`: what its dialog starts knowing (assistant/core/dialing.py OutboundCall.slots).
     """
 
     call_id: str
-    caller: str | None = None  # the caller id (a phone number), if known
+    caller: str | None = None  # the caller id (a phone number), if known; the number dialled, outbound
     direction: str = INBOUND
     sample_rate: int = 16000
     channel: str = "local"  # where the call came from: local, wav, text, sip, audiosocket, media-stream
     start_function: str | None = None
+    slots: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

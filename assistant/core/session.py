@@ -15,6 +15,15 @@ Control frames overtake data: an EndOfCall pushed behind a second of queued audi
 The output end paces reply audio in 20 ms frames and keeps at most `ahead_s` (100 ms) queued at the
 sink, so an Interruption (the caller barging in) drops what has not been played at once and the
 caller hears at most that much more.
+
+A turn that ends the call (`Turn.hangs_up`: a function's ending, such as a survey's thanks) hangs up
+once its reply has been played out at the far end (with no sink, at once): the session then ends as
+a hang-up from the far end would (EndOfCall through the processors, so the dialog closes) and
+`hung_up` is set, so the transport hangs up its side (SIP BYE, AudioSocket 0x00, a media stream's
+close). From that turn on the caller is not heard: their audio and keys are dropped, so a barge-in
+neither cuts the closing sentence short nor keeps the line open. The dialog has nothing left to say
+(the call's ending is recorded), and a "好的，再见" or a cough over the goodbye would otherwise cut it
+off mid-word or be answered on a call that is over. The far end hanging up meanwhile ends it at once.
 """
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ from assistant.core.audio import Audio, resample
 from assistant.core.frames import (
     CallStarted,
     ControlFrame,
+    DialogTurn,
     EndOfCall,
     Frame,
     Interruption,
@@ -41,6 +51,9 @@ from assistant.core.pipeline import Pipeline, Processor
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.02  # reply audio goes out in 20 ms frames, as RTP and the telephony sockets carry it
+# After the last frame of a closing reply is due at the far end, the hang-up waits this much longer:
+# what the network and the far end's jitter buffer still hold (tens of ms) is heard before the BYE.
+HANG_UP_TAIL_S = 0.2
 
 
 class AudioSink(Protocol):
@@ -70,12 +83,17 @@ class CallSession:
         self._order = itertools.count()
         self._playback: deque[bytes] = deque()
         self._audio_ready = asyncio.Event()
+        self._due = 0.0  # when the far end will have played every reply frame sent so far
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False  # a turn that ends the call has left the processors
+        self._end_pushed = False  # an EndOfCall was pushed: the far end hung up (or the server stops)
         self.ended = False
+        self.hung_up = False  # the call ended on this side, after a turn that ends it (see the module's text)
 
     def push(self, frame: Frame) -> None:
         """Queue a frame from the transport (on the event loop); control frames go ahead of data."""
         if not self.ended:
+            self._end_pushed |= isinstance(frame, EndOfCall)
             self._inbox.put_nowait((0 if isinstance(frame, ControlFrame) else 1, next(self._order), frame))
 
     async def run(self) -> None:
@@ -89,6 +107,12 @@ class CallSession:
                 await self._loop.run_in_executor(self.executor, self.pipeline.push, frame)
                 if isinstance(frame, EndOfCall):
                     break
+                if self._closing:  # what is still queued from the caller is dropped with the rest
+                    self.hung_up = await self._played_out()
+                    if self.hung_up:
+                        log.info("call %s: its last turn has been heard; hanging up", self.call.call_id)
+                    frame = EndOfCall()
+                    continue
                 frame = (await self._inbox.get())[2]
         except Exception:
             log.exception("call %s failed; hanging up", self.call.call_id)
@@ -104,8 +128,21 @@ class CallSession:
         except Exception:
             log.exception("call %s: cleaning up after a failure failed too", self.call.call_id)
 
+    async def _played_out(self) -> bool:
+        """Waits until the far end has played every reply frame (True), or has hung up itself (False).
+        Bounded: nothing is queued any more, so the playback only shrinks."""
+        if self.sink is None:
+            return True
+        while self._playback or time.monotonic() < self._due + HANG_UP_TAIL_S:
+            if self._end_pushed:
+                return False
+            await asyncio.sleep(FRAME_S)
+        return not self._end_pushed
+
     def _leaving(self, frame: Frame, frames: list[bytes]) -> None:
         """A frame out of the processors, now on the event loop."""
+        if isinstance(frame, DialogTurn) and frame.turn.hangs_up:
+            self._closing = True
         if isinstance(frame, Interruption):
             self._playback.clear()
             if self.sink:
@@ -118,21 +155,20 @@ class CallSession:
 
     async def _play(self) -> None:
         """Sends reply audio frame by frame at real-time pace, never more than `ahead_s` ahead."""
-        due = time.monotonic()  # when the far end will have played everything sent so far
         while True:
             if not self._playback:
                 self._audio_ready.clear()
                 await self._audio_ready.wait()
                 continue
             now = time.monotonic()
-            due = max(due, now)
-            if due - now > self.ahead_s:
-                await asyncio.sleep(due - now - self.ahead_s)
+            self._due = max(self._due, now)
+            if self._due - now > self.ahead_s:
+                await asyncio.sleep(self._due - now - self.ahead_s)
                 continue  # the queue may have been cleared meanwhile
             pcm = self._playback.popleft()
+            self._due += FRAME_S  # before the send: a hang-up waiting on it never misses the frame in flight
             if self.sink:
                 await self.sink.send(pcm)
-            due += FRAME_S
 
 
 class _Outlet(Processor):

@@ -25,6 +25,7 @@ class Turn:
     slots: dict[str, Any]  # that function's values so far, redacted
     transaction: Transaction | None
     escalation: int | None  # the hand-off ticket this turn opened
+    hangs_up: bool = False  # the turn ends the call: the assistant hangs up once its reply has been heard
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)  # the transaction too, as a mapping

@@ -1,6 +1,7 @@
 """The functions of one call: the one in progress and those left for a question in between (resumed
 last first), each taken from its opening through its slots, the caller's identity and PIN, the
-confirmation and its one back-end action to the outcome said."""
+confirmation and its one back-end action to the outcome said, or to the ending that ends the call
+(a function with `ends`: a campaign's script)."""
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -88,6 +89,10 @@ class Agenda:
             self.verification.verifying = True
             say(self.verification.prompt())
             return
+        ending = task.answered_ending()
+        if ending is not None:
+            self.end(task, ending)
+            return
         slot = task.next_slot()
         if slot is not None:
             task.awaiting = slot.name
@@ -107,6 +112,9 @@ class Agenda:
         function = task.function
         if function.handoff:
             self.people.escalate(function.handoff)
+            return
+        if function.ends:
+            self.end(task, next(iter(function.ends)))
             return
         outcome = self.actions.run(function.action, task.params(), self.verification.customer, task.key)
         if self.callbacks.books(function) and outcome.status == OK:
@@ -146,6 +154,17 @@ class Agenda:
             self.reply.say(prompts["handoff"])  # still waiting for a person
         else:
             self.reply.say(prompts["anything_else"])
+
+    def end(self, task: Task, ending: str) -> None:
+        """The function ends the call with `ending`, said; nothing is left to do or resume: the turn
+        hangs up."""
+        task.ending = ending
+        self.reply.note(task)
+        self.reply.say(render(task.function.ends[ending], self.wording.slots(task.function, task.values)))
+        self.reply.hangs_up = True
+        self.finished = task
+        self.leave()
+        self.verification.verifying = False
 
     def leave(self) -> None:
         """Every function is dropped (the call goes to a person, the key menu, or it is over)."""

@@ -6,7 +6,7 @@ a question which of two functions was meant (askback.py), the hand-off to a pers
 handoff.py) and a callback being booked (callback.py). Every function is handled alike, from its
 catalog entry: fill slots (several at once, corrections at any time), check the caller's PIN where
 it says `verify`, confirm, run its action once through the back end with one idempotency key, and
-say the outcome. A person takes over when the caller asks, on the third miss in a row, on a locked
+say the outcome; a campaign's script (opened by an outbound call) ends the call instead. A person takes over when the caller asks, on the third miss in a row, on a locked
 PIN, or when the back end broke or left an outcome unknown: the call waits in the queue
 (assistant/queue/), told its place and predicted wait, and may book a callback instead (by voice,
 or key 2). A callback's time is the earliest the queue can keep, and an SMS says it.
@@ -32,7 +32,7 @@ from assistant.dialog.nomatch import MENU, NoMatch
 from assistant.dialog.record import CallRecord
 from assistant.dialog.reply import Reply
 from assistant.dialog.settings import DialogSettings
-from assistant.dialog.task import CONFIRMATION, Task, heard_values
+from assistant.dialog.task import CONFIRMATION, Task, heard_values, yes_or_no
 from assistant.dialog.verification import Verification
 from assistant.dialog.wording import Wording
 from domain.clock import Clock
@@ -86,6 +86,12 @@ class Dialog:
         self._begin(heard, result.intent)
         self._understand(result, heard, secret)
         return self._end(heard, result.intent)
+
+    def open(self, function: FunctionSpec, entities: dict[str, Any]) -> Turn:
+        """The first turn of an outbound call that opens with `function`, knowing `entities`."""
+        self._begin("", None)
+        self._start(function, entities, "")
+        return self._end("", None)
 
     def press(self, key: str) -> Turn | None:
         """One key pressed; the reply once it ends an entry, else None."""
@@ -141,7 +147,7 @@ class Dialog:
                 return
         else:
             awaited = task.awaited_slot()
-            values = heard_values(task.function, result.slots, heard, awaited)
+            values = heard_values(task.function, result.slots, heard, awaited) or yes_or_no(awaited, intent)
             leaving = intent == DENY or (function is not None and function.handoff is not None)
             if leaving and awaited and awaited.type == "text":
                 values.pop(awaited.name, None)  # "算了" cancels; it is not the complaint
@@ -332,6 +338,6 @@ class Dialog:
             heard=heard, say=self.reply.text, intent=intent,
             function=shown_task.function.id if shown_task else None, awaiting=self.awaiting,
             slots=shown_task.shown() if shown_task else {}, transaction=self.actions.transaction,
-            escalation=self.reply.escalation)
+            escalation=self.reply.escalation, hangs_up=self.reply.hangs_up)
         self.record.said(turn)
         return turn

@@ -55,7 +55,7 @@ def value_from_keys(slot: SlotSpec, keys: str) -> Any | None:
         return keys if keys.isdigit() else None
     if slot.keys:
         index = MENU_KEYS.find(keys)
-        return slot.keys[index] if len(keys) == 1 and 0 <= index < len(slot.keys) else None
+        return (slot.keys[index] or None) if len(keys) == 1 and 0 <= index < len(slot.keys) else None
     if slot.type in ("amount", "price", "quantity"):
         try:
             number = Decimal(keys)

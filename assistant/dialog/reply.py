@@ -14,9 +14,10 @@ class Reply:
     task: Task | None = None  # the first function the turn dealt with
     escalation: int | None = None  # the hand-off ticket the turn opened
     missed: bool = False  # the turn was not understood
+    hangs_up: bool = False  # the turn ends the call (a function's ending was said)
 
     def begin(self) -> None:
-        self.parts, self.task, self.escalation, self.missed = [], None, None, False
+        self.parts, self.task, self.escalation, self.missed, self.hangs_up = [], None, None, False, False
 
     def say(self, text: str) -> None:
         self.parts.append(text)

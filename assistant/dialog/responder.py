@@ -1,13 +1,18 @@
 """Understood utterances and key presses → what the dialog of this call says (assistant/dialog/).
 
 The call's first frame, CallStarted, makes the assistant speak first: the catalog's greeting on an
-inbound call, or, on an outbound call that names a function, that function's opening.
+inbound call, or, on an outbound call that names a function, that function's opening with the call's
+slots (a campaign's script, catalog.outbound, is opened as it is). An outbound call whose slots name
+a hand-off ticket (a booked callback answered) waits for a person with that ticket from its first
+turn on.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from assistant.catalog.catalog import Catalog
+from assistant.core.dialing import TICKET
 from assistant.core.frames import (
     CallStarted,
     DialogTurn,
@@ -44,7 +49,14 @@ class Responder(Processor):
 
     def _start(self, call: CallStarted) -> Turn:
         if call.start_function:
+            script = self.catalog.outbound.get(call.start_function)
+            if script is not None:
+                return self.dialog.open(script, dict(call.slots))
+            ticket = int(call.slots[TICKET]) if TICKET in call.slots else None
+            if ticket is not None:  # the ticket is waiting again: hold, its place, the agent taking it
+                self.dialog.handoff.ticket = ticket
             intent = self.catalog.functions[call.start_function].intents[0]
-            return self.dialog.hear(IntentResult("", intent, 1.0, {}, call.start_function))
+            turn = self.dialog.hear(IntentResult("", intent, 1.0, dict(call.slots), call.start_function))
+            return turn if ticket is None else replace(turn, escalation=ticket)
         return Turn(heard="", say=self.catalog.prompts["greeting"], intent=None, function=None, awaiting=None, slots={},
                     transaction=None, escalation=None)

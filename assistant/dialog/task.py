@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from assistant.catalog.catalog import FunctionSpec, SlotSpec
+from assistant.catalog.catalog import AFFIRM, DENY, ENDING, FunctionSpec, SlotSpec
 from domain.masking import mask_numbers
 from domain.redaction import HIDDEN
 
@@ -23,11 +23,17 @@ class Task:
     awaiting: str | None = None  # the slot asked for, or CONFIRMATION
     asking: str | None = None  # a slot to ask next even if optional: its value was refused
     key: str | None = None  # the idempotency key of the transaction put to the caller to confirm
+    ending: str | None = None  # how it ended the call (a function with `ends`)
 
     def next_slot(self) -> SlotSpec | None:
         if self.asking:
             return self.function.slot(self.asking)
         return next((s for s in self.function.slots if s.required and s.name not in self.values), None)
+
+    def answered_ending(self) -> str | None:
+        """The ending a choice answer names, if one does (a function with `ends`)."""
+        return next((value for slot in self.function.slots
+                     if slot.choices and (value := self.values.get(slot.name)) in self.function.ends), None)
 
     def awaited_slot(self) -> SlotSpec | None:
         if self.awaiting is None or self.awaiting == CONFIRMATION:
@@ -59,9 +65,10 @@ class Task:
 
     def shown(self) -> dict[str, Any]:
         """The values as they may be shown and stored: PINs hidden, long numbers cut."""
-        return {name: HIDDEN if self.function.slot(name).secret
-                else mask_numbers(value) if isinstance(value, str) else value
-                for name, value in self.values.items()}
+        shown = {name: HIDDEN if self.function.slot(name).secret
+                 else mask_numbers(value) if isinstance(value, str) else value
+                 for name, value in self.values.items()}
+        return shown if self.ending is None else {**shown, ENDING: self.ending}
 
     def params(self) -> dict[str, Any]:
         """The action's params: fixed values and the values of the slots they take."""
@@ -105,6 +112,12 @@ def heard_values(function: FunctionSpec, entities: dict[str, Any], text: str,
         elif slot is awaited and slot.type == "text" and text:
             values[slot.name] = text
     return values
+
+
+def yes_or_no(slot: SlotSpec | None, intent: str) -> dict[str, Any]:
+    """The value a plain yes or no (the NLU's affirm or deny) gives the awaited choice slot, if it says one."""
+    value = {AFFIRM: slot.affirm, DENY: slot.deny}.get(intent) if slot else None
+    return {slot.name: value} if slot and value else {}
 
 
 def _choices_said(slot: SlotSpec, text: str) -> set[str]:

@@ -8,6 +8,12 @@ back end's SMS action (the catalog's `sms`) tells the caller the time. Their rep
 and a reply naming a time (明天上午十点, 一个小时后) books the earliest time from then on instead.
 When due, a callback goes to an available agent with the skill (`dispatch`, or that agent's "take
 next"), exactly once: all of it is state in the database, so a restart loses nothing.
+
+Where a telephony worker has a SIP trunk, it dials the customer instead (assistant/runtime/workers.py):
+`start_dial` takes the callback off the desks while it rings, `answered` puts the customer in the
+queue with the ticket (to an available agent of its skill at once, if there is one), and `dialed`
+records the outcome: busy or no answer is dialled again later while tries are left; a failed dial,
+or the last try, leaves the callback on the desk, for a person to call.
 """
 from __future__ import annotations
 
@@ -16,9 +22,11 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Literal
 
 from adapters.base import OK, Backend, run_settled
 from assistant.catalog.template import render
+from assistant.core.dialing import TICKET, Dialed, OutboundCall
 from assistant.core.errors import AssistantError
 from assistant.nlu.slots import canonical_slots
 from assistant.queue.forecast import Forecast
@@ -35,6 +43,10 @@ CONFIRM, CHANGE = "1", "2"  # SMS replies
 CONFIRMED, CHANGE_REQUESTED, REBOOKED, UNCLEAR, NO_CALLBACK = (
     "confirmed", "change_requested", "rebooked", "unclear", "no_callback")
 _NO_LOOKUPS = Vocabulary({}, {}, {})  # an SMS reply is read for a time only
+PURPOSE = "callback"  # an outbound call's purpose when it is a booked callback
+# What became of a callback once dialled: the customer waits for (or talks to) an agent, it is
+# dialled again later, or it is left on the desk.
+AfterDial = Literal["connected", "redial", "desk"]
 
 SayTime = Callable[[str], str]  # a local ISO time -> how it is said: 1月6日11点5分
 
@@ -118,6 +130,52 @@ class Callbacks:
             if claimed:
                 handed.append(queue.entry(ticket))
         return handed
+
+    def to_dial(self, tries: int) -> list[int]:
+        """Due callbacks to dial now (fewer than `tries` dials so far, none failed), the soonest first."""
+        return self.queue.tickets.to_dial(tries)
+
+    def start_dial(self, ticket: int, tries: int, start_function: str) -> tuple[int, OutboundCall] | None:
+        """The callback taken off the desks while it is dialled: the dial's number and the call to place
+        (answered, its dialog opens with `start_function`, waiting with the ticket); None when it is no
+        longer to be dialled."""
+        attempt = self.queue.tickets.start_dial(ticket, tries)
+        if attempt is None:
+            return None
+        booked = self.queue.entry(ticket).callback or {}
+        return attempt, OutboundCall(booked["phone"], PURPOSE, start_function, {TICKET: str(ticket)})
+
+    def answered(self, ticket: int) -> Entry:
+        """The customer answered: the ticket waits for a person again and goes to an available agent
+        of its skill at once, if there is one (as `dispatch` hands callbacks out)."""
+        queue = self.queue
+        if queue.tickets.answered(ticket):
+            skill = queue.entry(ticket).skill
+            try:
+                with queue.db.write():
+                    agent = queue.available(skill)
+                    if agent is not None:
+                        queue.claim(ticket, agent.name)
+            except AssistantError as error:  # the agent took a call elsewhere: the ticket waits
+                log.info("callback %d: waiting for an agent: %s", ticket, error)
+        return queue.entry(ticket)
+
+    def dialed(self, ticket: int, attempt: int, dialed: Dialed, tries: int, retry_s: float) -> AfterDial:
+        """Records how dial `attempt` went, and what comes of it: busy or no answer is dialled again
+        `retry_s` from now while fewer than `tries` dials were made; a failed dial or the last try is
+        left on the desk (due as booked)."""
+        queue = self.queue
+        again = dialed.outcome in ("busy", "no_answer") and attempt < tries
+        due = queue.stamp(queue.clock() + timedelta(seconds=retry_s)) if again else None
+        queue.tickets.dialed(ticket, attempt, dialed.outcome, dialed.sip_status, dialed.detail, dialed.call_id, due)
+        after: AfterDial = "connected" if dialed.outcome == "answered" else "redial" if again else "desk"
+        log.info("callback %d dial %d: %s%s -> %s", ticket, attempt, dialed.outcome,
+                 f" ({dialed.detail})" if dialed.detail else "", after)
+        return after
+
+    def release_dials(self, stale_s: float) -> list[int]:
+        """Callbacks a stopped worker left being dialled for more than `stale_s`: back on the desk."""
+        return self.queue.tickets.release_dials(self.queue.stamp(self.queue.clock() - timedelta(seconds=stale_s)))
 
     def _booked_text(self, phone: str, due: str) -> str:
         return render(self.prompts["sms_callback"], {"when": self.say_time(due), "phone": tail(phone)})

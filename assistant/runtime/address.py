@@ -23,5 +23,13 @@ class Address:
             raise AssistantError(f"{option}: give HOST:PORT (e.g. 127.0.0.1:9092), not {text!r}")
         return cls(match["v6"] or match["host"], port)
 
+    @classmethod
+    def peer(cls, text: str, option: str) -> Address:
+        """HOST:PORT of a peer to send to (a port of 1 or more)."""
+        address = cls.parse(text, option)
+        if address.port == 0:
+            raise AssistantError(f"{option}: a peer needs its port (1-65535), not 0")
+        return address
+
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"

@@ -104,14 +104,15 @@ class VoiceService:
         """Every sentence the catalog says word for word: worth synthesising once, at setup."""
         texts = list(self.catalog.replies.values())
         texts += [prompt for prompt in self.catalog.prompts.values() if not list(names(prompt))]
-        for function in self.catalog.functions.values():
+        for function in [*self.catalog.functions.values(), *self.catalog.outbound.values()]:
             texts += [slot.prompt for slot in function.slots]
             texts.append(render(function.opening, {}))
+            texts += [said for said in function.ends.values() if not list(names(said))]
         return frozenset(s for text in texts for s in split_sentences(text))
 
     @cached_property
     def dialogs(self) -> DialogService:
-        """What every call's dialog shares: the catalog, the catalog, the back end (config.yml `adapters:`), the call store and
+        """What every call's dialog shares: the catalog, the back end (config.yml `adapters:`), the call store and
         the hand-off queue in it (config.yml `queue:`)."""
         section = self.config.section("dialog")
         settings = DialogSettings.from_config(section, self.config.section("nlu").get("threshold", DialogSettings.threshold))

@@ -4,13 +4,26 @@ on the database).
 
 Every server runs one, and so may `assistant queue dispatch`: dispatch claims each callback in a write
 transaction of its own, so a callback goes to one agent however many of them look at once.
+
+A telephony worker with a SIP trunk dials due callbacks instead (CallbackDialer): each dial in a thread
+of its own, at most `at_once` at a time; the callback is off the desks while it rings, and its outcome
+is recorded on it (assistant/queue/callbacks.py).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
 
+from assistant.core.dialing import TICKET, Dialed, Dialer, OutboundCall
+from assistant.core.errors import AssistantError
+from assistant.core.frames import OUTBOUND, CallStarted
+from assistant.core.session import AudioSink, CallOpener, CallSession
+from assistant.queue.callbacks import Callbacks
 from assistant.queue.routing import Entry
 from assistant.runtime.desk import Desk
 from domain.errors import UserError
@@ -39,12 +52,92 @@ class CallbackScheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Ticks now and every `every_s` until `stop` is set; a tick under way is finished first, so no
         write transaction is cut off when the server stops."""
-        while not stop.is_set():
+        await _every(self.tick, self.every_s, stop, "handing out due callbacks")
+
+
+@dataclass(frozen=True)
+class DialSettings:
+    """config.yml `telephony.callbacks`: how booked callbacks are dialled through the trunk."""
+
+    tries: int = 3  # dials (busy, no answer) before the callback is left on the desk
+    retry_s: float = 600.0  # between two dials of one callback
+    at_once: int = 2  # callbacks one worker dials at the same time
+    every_s: float = 10.0  # how often due callbacks are looked for
+    ring_s: float = 30.0  # config.yml telephony.ring_s: an unanswered call is cancelled after this
+
+
+class CallbackDialer:
+    """Dials due callbacks through `dialer`; an answered one opens with `start_function` (the catalog's
+    hand-off at the caller's request) and waits for an agent with its ticket."""
+
+    def __init__(self, callbacks: Callbacks, dialer: Dialer, start_function: str, settings: DialSettings) -> None:
+        self.callbacks = callbacks
+        self.dialer = dialer
+        self.start_function = start_function
+        self.settings = settings
+        self.threads = ThreadPoolExecutor(settings.at_once, thread_name_prefix="dial")
+        self.dialing: set[int] = set()  # tickets dialled by this worker now
+
+    def tick(self) -> list[int]:
+        """Starts dialling due callbacks while fewer than `at_once` are under way (blocking on the
+        database, not on the calls); the tickets it started."""
+        self.callbacks.release_dials(self.settings.ring_s + STALE_MARGIN_S)
+        started = []
+        for ticket in self.callbacks.to_dial(self.settings.tries):
+            if len(self.dialing) >= self.settings.at_once:
+                break
+            dial = self.callbacks.start_dial(ticket, self.settings.tries, self.start_function)
+            if dial is None:  # another worker or a desk has it
+                continue
+            self.dialing.add(ticket)
+            self.threads.submit(self._dial, ticket, *dial)
+            started.append(ticket)
+        return started
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ticks now and every `every_s` until `stop` is set."""
+        await _every(self.tick, self.settings.every_s, stop, "dialling due callbacks")
+
+    def close(self) -> None:
+        """Waits for the dials under way to end and be recorded (blocking)."""
+        self.threads.shutdown(wait=True)
+
+    def _dial(self, ticket: int, attempt: int, call: OutboundCall) -> None:
+        try:
             try:
-                await asyncio.to_thread(self.tick)
-            except UserError as error:  # the database refused (e.g. another server took the agent)
-                log.warning("handing out due callbacks: %s; trying again in %g s", error, self.every_s)
-            except Exception:  # a bug must not end callbacks for the rest of the server's life
-                log.exception("handing out due callbacks failed; trying again in %g s", self.every_s)
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every_s)
+                dialed = self.dialer.originate(call, self.settings.ring_s)
+            except AssistantError as error:
+                dialed = Dialed("failed", "", detail=str(error))
+            self.callbacks.dialed(ticket, attempt, dialed, self.settings.tries, self.settings.retry_s)
+        except Exception:  # logged here: nothing waits for this thread's result
+            log.exception("callback #%d: dialling failed", ticket)
+        finally:
+            self.dialing.discard(ticket)
+
+
+def callback_opener(callbacks: Callbacks, open_call: CallOpener) -> CallOpener:
+    """`open_call` for the SIP front-end: an answered callback's ticket waits for an agent again (or
+    goes to one) before its dialog opens, so that its first turn finds it waiting."""
+    def open_answered(call: CallStarted, sink: AudioSink | None) -> CallSession:
+        if call.direction == OUTBOUND and TICKET in call.slots:
+            entry = callbacks.answered(int(call.slots[TICKET]))
+            log.info("callback #%d answered: %s", entry.ticket,
+                     f"put through to {entry.agent}" if entry.agent else f"waiting for an agent ({entry.skill})")
+        return open_call(call, sink)
+    return open_answered
+
+
+STALE_MARGIN_S = 120.0  # a dial still without an outcome this long after its ring time: its worker stopped
+
+
+async def _every(tick: Callable[[], Any], every_s: float, stop: asyncio.Event, doing: str) -> None:
+    """`tick` in a thread now and every `every_s` until `stop` is set; a tick under way is finished first."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(tick)
+        except UserError as error:  # the database refused (e.g. another server took the agent)
+            log.warning("%s: %s; trying again in %g s", doing, error, every_s)
+        except Exception:  # a bug must not end this for the rest of the server's life
+            log.exception("%s failed; trying again in %g s", doing, every_s)
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)

@@ -4,7 +4,9 @@ A hand-off ticket is a call put through to a person, with what an agent needs to
 reason, the caller, how far verification got, the function, intent and slots, and the transcript.
 It is also the call's entry in the queue (assistant/queue/): a skill group and a priority, and a
 status: 'waiting' until an agent takes it ('taken', then 'done' with `ended_at`), 'abandoned' when the
-caller hangs up first, or 'callback' when a callback was booked instead. The agent's wrap-up adds a
+caller hangs up first, or 'callback' when a callback was booked instead ('dialing' while the
+assistant dials the customer for it: answered, it is 'waiting' again; each dial is a row of
+`callback_dials` with its outcome). The agent's wrap-up adds a
 disposition and a note. PINs and card numbers never reach this table (callers pass redacted text only).
 
 Whoever reads or changes tickets does it through `Tickets`, so the statuses, the routing order and
@@ -22,6 +24,7 @@ from assistant.core.errors import AssistantError
 from assistant.storage.database import Database, Row
 
 WAITING, CALLBACK, TAKEN, DONE, ABANDONED = "waiting", "callback", "taken", "done", "abandoned"
+DIALING = "dialing"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,6 +36,9 @@ CREATE TABLE IF NOT EXISTS callbacks (ticket INTEGER PRIMARY KEY REFERENCES hand
     preferred_at TEXT, due_at TEXT NOT NULL, booked_at TEXT NOT NULL, crm_ticket TEXT,
     confirmation TEXT NOT NULL DEFAULT 'unconfirmed');
 CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (due_at);
+CREATE TABLE IF NOT EXISTS callback_dials (ticket INTEGER NOT NULL REFERENCES handoffs, attempt INTEGER NOT NULL,
+    started_at TEXT NOT NULL, outcome TEXT, sip_status INTEGER, detail TEXT, call_id TEXT,
+    PRIMARY KEY (ticket, attempt));
 """
 # Columns added to `handoffs` after its first release: made on open in a database that lacks them.
 QUEUE_COLUMNS = {"skill": f"TEXT NOT NULL DEFAULT '{DEFAULT_SKILL}'", "priority": "INTEGER NOT NULL DEFAULT 0",
@@ -44,10 +50,17 @@ CREATE INDEX IF NOT EXISTS handoffs_arrivals ON handoffs (skill, created_at);
 # Routing order: due callbacks first (by their time: they were promised), then waiting tickets by
 # priority, oldest first.
 _ORDER = "h.status = 'callback' DESC, c.due_at, h.priority DESC, h.created_at, h.id"
-_ENTRY = ("SELECT h.*, c.phone AS callback_phone, c.due_at, c.confirmation FROM handoffs h "
-          "LEFT JOIN callbacks c ON c.ticket = h.id")
-# Every ticket status change moves a count (statuses only move forward: waiting → taken → done,
-# waiting → callback → taken, waiting → abandoned), and booked callbacks are few.
+_ENTRY = ("SELECT h.*, c.phone AS callback_phone, c.due_at, c.confirmation, "
+          "(SELECT COUNT(*) FROM callback_dials d WHERE d.ticket = h.id) AS dials, "
+          "(SELECT d.outcome FROM callback_dials d WHERE d.ticket = h.id ORDER BY d.attempt DESC LIMIT 1) AS last_dial "
+          "FROM handoffs h LEFT JOIN callbacks c ON c.ticket = h.id")
+# A booked callback the assistant may dial now: due, fewer dials than allowed (`?`), none of them failed.
+_TO_DIAL = ("h.status = 'callback' AND c.due_at <= ? "
+            "AND (SELECT COUNT(*) FROM callback_dials d WHERE d.ticket = h.id) < ? "
+            "AND NOT EXISTS (SELECT 1 FROM callback_dials d WHERE d.ticket = h.id AND d.outcome = 'failed')")
+# Every ticket status change moves a count (statuses move forward: waiting → taken → done,
+# waiting → callback → taken, waiting → abandoned; a dial goes callback → dialing → callback or
+# waiting), and booked callbacks are few.
 _FINGERPRINT = (
     "SELECT status, COUNT(*) AS n FROM handoffs GROUP BY status ORDER BY status",
     ("SELECT c.ticket, c.due_at, c.confirmation FROM callbacks c JOIN handoffs h ON h.id = c.ticket "
@@ -76,7 +89,7 @@ class Entry:
     transcript: list[str]
     agent: str | None
     disposition: str | None  # recorded at wrap-up
-    callback: dict[str, Any] | None  # {phone, due_at, confirmation}
+    callback: dict[str, Any] | None  # {phone, due_at, confirmation}, and once dialled {dials, last_dial}
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -86,6 +99,8 @@ class Entry:
         callback = None
         if row["due_at"] is not None:
             callback = {"phone": row["callback_phone"], "due_at": row["due_at"], "confirmation": row["confirmation"]}
+            if row["dials"]:  # how many times the assistant dialled the customer, and the latest outcome
+                callback.update(dials=row["dials"], last_dial=row["last_dial"])
         return cls(row["id"], row["created_at"], row["skill"], row["priority"], row["status"], row["reason"],
                    row["caller"], row["customer_id"], row["verification"], row["function"], row["intent"],
                    json.loads(row["slots"]), json.loads(row["transcript"]), row["agent"], row["disposition"],
@@ -242,6 +257,63 @@ class Tickets:
                             "WHERE h.status = 'callback' AND c.due_at <= ? ORDER BY c.due_at, c.ticket",
                             (self.stamp(),))
         return [(row["ticket"], row["skill"]) for row in rows]
+
+    # Dialling booked callbacks (assistant/runtime/workers.py CallbackDialer).
+
+    def to_dial(self, tries: int) -> list[int]:
+        """Booked callbacks due now that may be dialled (fewer than `tries` dials, none failed), the soonest first."""
+        rows = self.db.rows(f"SELECT h.id FROM handoffs h JOIN callbacks c ON c.ticket = h.id WHERE {_TO_DIAL} "
+                            "ORDER BY c.due_at, h.id", (self.stamp(), tries))
+        return [row["id"] for row in rows]
+
+    def start_dial(self, ticket: int, tries: int) -> int | None:
+        """The callback is being dialled (status 'dialing', so no desk hands it out meanwhile): the
+        dial's number, or None when it is no longer to be dialled (taken, dialled elsewhere)."""
+        with self.db.write():
+            row = self.db.row(f"SELECT h.id FROM handoffs h JOIN callbacks c ON c.ticket = h.id WHERE h.id = ? "
+                              f"AND {_TO_DIAL}{self.db.claim_clause('h')}", (ticket, self.stamp(), tries))
+            if row is None or not self.db.execute(
+                    "UPDATE handoffs SET status = 'dialing' WHERE id = ? AND status = 'callback'", (ticket,)):
+                return None
+            attempt = 1 + int(self.db.value("SELECT COUNT(*) FROM callback_dials WHERE ticket = ?", (ticket,)))
+            self.db.execute("INSERT INTO callback_dials (ticket, attempt, started_at) VALUES (?, ?, ?)",
+                            (ticket, attempt, self.stamp()))
+        return attempt
+
+    def answered(self, ticket: int) -> bool:
+        """The customer answered: the ticket waits for a person again, first in its skill's order
+        (it is older than the calls waiting now); False if it was not being dialled."""
+        return self.db.execute("UPDATE handoffs SET status = 'waiting' WHERE id = ? AND status = 'dialing'",
+                               (ticket,)) == 1
+
+    def dialed(self, ticket: int, attempt: int, outcome: str, sip_status: int | None, detail: str, call_id: str,
+               due: str | None) -> None:
+        """How dial `attempt` went; a ticket still 'dialing' is a booked callback again, due at `due`
+        (a database time stamp; None: when it was)."""
+        with self.db.write():
+            self.db.execute("UPDATE callback_dials SET outcome = ?, sip_status = ?, detail = ?, call_id = ? "
+                            "WHERE ticket = ? AND attempt = ?", (outcome, sip_status, detail, call_id, ticket, attempt))
+            if self.db.execute("UPDATE handoffs SET status = 'callback' WHERE id = ? AND status = 'dialing'",
+                               (ticket,)) and due is not None:
+                self.db.execute("UPDATE callbacks SET due_at = ? WHERE ticket = ?", (due, ticket))
+
+    def release_dials(self, before: str) -> list[int]:
+        """Callbacks left 'dialing' by a worker that stopped (a dial started before `before` with no
+        outcome): booked again, that dial failed, so a person calls them; their tickets."""
+        with self.db.write():
+            rows = self.db.rows("SELECT h.id FROM handoffs h JOIN callback_dials d ON d.ticket = h.id "
+                                "WHERE h.status = 'dialing' AND d.outcome IS NULL AND d.started_at < ?", (before,))
+            tickets = [row["id"] for row in rows]
+            for ticket in tickets:
+                self.db.execute("UPDATE callback_dials SET outcome = 'failed', detail = ? WHERE ticket = ? "
+                                "AND outcome IS NULL", ("the dialling worker stopped before the call's outcome", ticket))
+                self.db.execute("UPDATE handoffs SET status = 'callback' WHERE id = ?", (ticket,))
+        return tickets
+
+    def dials(self, ticket: int) -> list[Row]:
+        """The callback's dials, first first: attempt, started_at, outcome, sip_status, detail, call_id."""
+        return self.db.rows("SELECT attempt, started_at, outcome, sip_status, detail, call_id FROM callback_dials "
+                            "WHERE ticket = ? ORDER BY attempt", (ticket,))
 
     # What supervisors and desks see (assistant/desktop/).
 

@@ -9,9 +9,9 @@ Frames both ways: 1 type byte, a 2-byte big-endian payload length, the payload.
     0xFF  an error at the far end (payload: an optional error code)
 
 The assistant answers with 0x10 frames of 20 ms at real-time pace (assistant/core/session.py), and
-sends 0x00 when it ends a call itself. AudioSocket carries no caller id: the dialog asks who is calling
-when a function needs it. Asterisk connects a call with the dialplan application
-`AudioSocket(${UUID()},host:port)`.
+sends 0x00 when it ends a call itself (a turn that ends the call has been heard, or the call failed).
+AudioSocket carries no caller id: the dialog asks who is calling when a function needs it. Asterisk
+connects a call with the dialplan application `AudioSocket(${UUID()},host:port)`.
 
 Anything malformed (a length wrong for its type, an unknown type, audio before the UUID, an oversized
 frame, a connection closed inside a frame, nothing for `telephony.idle_s`) is one warning and that
@@ -134,7 +134,9 @@ class AudioSocketServer:
             log.info("audiosocket %s: answered", name)
             try:
                 await line.carry(self._read(reader, line))
-                _hang_up(writer)  # the call ended on this side (its processors failed): so does Asterisk's
+                _hang_up(writer)  # the call ended on this side (its last turn heard, or its processors failed)
+                if line.session.hung_up:
+                    log.info("audiosocket %s: the assistant hung up", name)
             finally:
                 await line.hang_up()
         except _PeerHungUp:

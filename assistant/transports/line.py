@@ -109,13 +109,15 @@ class Line:
 
     async def carry(self, reading: Coroutine[Any, Any, None]) -> None:
         """Runs the front-end's reading of the line until it returns (the caller hung up) or raises
-        (ProtocolError, a dropped connection), or until the call ends by itself (a processor failed:
-        the session has logged it), whichever comes first."""
+        (ProtocolError, a dropped connection), or until the call ends by itself (the assistant hung
+        up after a closing turn, or a processor failed: the session has logged it), whichever comes first."""
         reader = asyncio.ensure_future(reading)
         try:
             await asyncio.wait({reader, self._running}, return_when=asyncio.FIRST_COMPLETED)
             if reader.done():
                 reader.result()
+            elif self.session.hung_up:
+                log.info("call %s: the assistant hung up; closing its line", self.call.call_id)
             else:
                 log.warning("call %s ended by itself; closing its line", self.call.call_id)
         finally:

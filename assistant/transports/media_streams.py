@@ -12,7 +12,8 @@ From the provider, JSON text messages, in order:
 
 To the provider: `media` (base64 μ-law reply audio, 20 ms at real-time pace), a `mark` after each reply
 (when its audio has all been sent), and `clear` when the caller barges in, because the provider keeps
-playing audio it has buffered otherwise.
+playing audio it has buffered otherwise. When the assistant ends the call (a turn that ends it has
+been heard) the socket is closed with 1000 (normal); a call that failed on this side, with 1008.
 
 Anything malformed (not JSON, bad base64, an unknown event, media before start, another media format,
 a socket closed without `stop`, nothing for `telephony.idle_s`) is one warning and that socket closed;
@@ -264,7 +265,11 @@ class MediaStreamServer:
             log.info("media stream %s: answered%s", name, "" if start.caller else " (no caller id)")
             try:
                 await line.carry(self._read(ws, line, start.stream_sid))
-                code, reason = POLICY, "the call ended"  # by itself: its processors failed
+                if line.session.hung_up:  # its last turn has been heard: a normal close ends the stream
+                    log.info("media stream %s: the assistant hung up", name)
+                    reason = "the assistant hung up"
+                else:  # by itself: its processors failed
+                    code, reason = POLICY, "the call ended"
             finally:
                 await line.hang_up()
         except _Stopped:

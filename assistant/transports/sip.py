@@ -14,6 +14,13 @@ audio flows either way until it is taken off hold. Keys arrive by RFC 4733 telep
 INFO (application/dtmf-relay) as Dtmf frames, as the keypad's. OPTIONS is answered 200 (health
 probes); an INVITE beyond `max_calls` gets 503, so a proxy tries another worker.
 
+Outbound calls (`originate`, the Dialer of assistant/core/dialing.py): a call to number N is an INVITE
+to `sip:N@<trunk>` from the same account and transport. 486, 600 and 603 are busy; 480, and a phone
+that rang but was not answered (408, or within the ring timeout: the INVITE is then cancelled), are no
+answer; any other final response, or none at all within the ring timeout, is failed. An answered call opens its session through the same opener as
+inbound calls, with `CallStarted(direction=OUTBOUND, caller=N, start_function=...)`, and counts against
+the same `max_calls`; `originate` returns once it is over.
+
 Threads. One thread ("sip") owns the one pjsua2 Endpoint of the process: it creates it, polls it
 (`libHandleEvents`, no PJSIP worker threads, `mainThreadOnly` so every SIP callback arrives on it), runs
 the jobs the event loop hands it, and destroys it. PJSIP objects (calls, media ports) are made, used and
@@ -25,6 +32,7 @@ microseconds. The event loop never calls PJSIP.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ctypes
 import itertools
 import logging
@@ -38,9 +46,11 @@ from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
+from assistant.core.dialing import Dialed, OutboundCall, Outcome
 from assistant.core.errors import AssistantError
-from assistant.core.frames import INBOUND, AudioChunk, CallStarted, Dtmf, EndOfCall
+from assistant.core.frames import INBOUND, OUTBOUND, AudioChunk, CallStarted, Dtmf, EndOfCall
 from assistant.core.session import FRAME_S, CallOpener, CallSession
+from domain.masking import tail
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +62,16 @@ SPARE_SLOTS = 4  # slots kept free so a call over the limit can still be told 50
 POLL_MS = 10  # how long the sip thread waits for SIP events before it looks at its jobs
 PLAYOUT_FRAMES = 50  # at most 1 s of reply audio waits for the bridge (the session keeps ~100 ms there)
 HANGUP_WAIT_S = 3.0  # at stop: how long calls get to finish their BYE transactions
+STOPPED_POLL_S = 1.0  # how often a waiting `originate` checks that the sip thread still runs
 KEYS = frozenset("0123456789*#")
 CALLER_CHARS = re.compile(r"[0-9A-Za-z+*#._-]{1,64}")
 PAI = re.compile(r"^P-Asserted-Identity[ \t]*:[ \t]*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 URI_USER = re.compile(r"(?:sips?:([^@;>\s]+)@|tel:([^;>\s]+))", re.IGNORECASE)
+DIALABLE = re.compile(r"\+?[0-9*#]{1,32}")
+BUSY = frozenset({486, 600, 603})
+TIMEOUT, UNAVAILABLE = 408, 480  # PJSIP's own 408 when no final response came
+NO_TRUNK = ("outbound calls need a SIP peer: set config.yml telephony.trunk or $ASSISTANT_TRUNK "
+            "(HOST:PORT; a call to N is an INVITE to sip:N@HOST:PORT)")
 
 _endpoint_lock = threading.Lock()  # PJSIP allows one Endpoint per process
 
@@ -71,6 +87,18 @@ def caller_id(from_header: str, request: str = "") -> str | None:
             if CALLER_CHARS.fullmatch(user):
                 return user
     return None
+
+
+def outcome_of(status: int, reason: str, rang: bool, timed_out: bool) -> tuple[Outcome, str]:
+    """How an unanswered outbound call went, from the final response to its INVITE (PJSIP's own 408
+    when none came): the outcome and, for failed, why. A timeout is no answer only if the phone rang."""
+    if status in BUSY:
+        return "busy", ""
+    if status == UNAVAILABLE or (rang and (timed_out or status == TIMEOUT)):
+        return "no_answer", ""
+    if timed_out or status == TIMEOUT:
+        return "failed", "the trunk sent no answer to the INVITE (no ringing, no final response)"
+    return "failed", f"{status} {reason}".strip()
 
 
 @dataclass
@@ -122,7 +150,8 @@ class SipServer:
     up, two per call."""
 
     def __init__(self, host: str, port: int, open_call: CallOpener, max_calls: int,
-                 rtp_port: int | None = None) -> None:
+                 rtp_port: int | None = None, trunk: str | None = None) -> None:
+        """`trunk`: HOST:PORT of the SIP peer outbound calls go to (None: `originate` refuses)."""
         if max_calls < 1:
             raise AssistantError(f"SIP: max_calls must be at least 1, not {max_calls}")
         if max_calls > PJSUA_MAX_CALLS - SPARE_SLOTS:
@@ -133,6 +162,7 @@ class SipServer:
         self.rtp_port = rtp_port if rtp_port is not None else (port + 2 if port else 0)
         self.open_call = open_call
         self.max_calls = max_calls
+        self.trunk = trunk
         self.stats: list[CallStats] = []  # one per finished call, newest last
         self._lines: dict[int, _Line] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -177,19 +207,59 @@ class SipServer:
         _endpoint_lock.release()
         log.info("SIP: stopped")
 
+    def originate(self, call: OutboundCall, ring_timeout_s: float = 30.0) -> Dialed:
+        """Dials `call.number` at the trunk and blocks until the call is over (the Dialer of
+        assistant/core/dialing.py): from a thread of its own, never the event loop's, which carries
+        the answered call. AssistantError when no trunk is set or the server is not running."""
+        if self.trunk is None:
+            raise AssistantError(NO_TRUNK)
+        stack = self._stack
+        if stack is None:
+            raise AssistantError("SIP: the server is not running: start it before placing calls")
+        if _on_loop(self._loop):
+            raise AssistantError("SIP: originate blocks until the call is over: call it from a thread, not the event loop")
+        if not DIALABLE.fullmatch(call.number):
+            return Dialed("failed", "", detail="not a phone number (digits, *, # and a leading + only)")
+        dial = _Dial(call, f"sip:{call.number}@{self.trunk}", ring_timeout_s)
+        stack.post(lambda: stack.dial(dial))
+        while True:
+            try:
+                return dial.done.result(timeout=STOPPED_POLL_S)
+            except concurrent.futures.TimeoutError:
+                loop = self._loop
+                if not stack.is_alive() and (dial.answered_at is None or loop is None or loop.is_closed()):
+                    # PJSIP is gone with a call it never placed or never ended (an answered one is
+                    # settled on the event loop once its session ends)
+                    dial.finish(Dialed("failed", "", detail="the SIP server stopped"))
+
     # -- on the event loop, called from the sip thread through call_soon_threadsafe --
 
-    def _open(self, key: int, started: CallStarted) -> None:
+    def _open(self, key: int, started: CallStarted, dial: _Dial | None = None) -> None:
+        """An inbound call to answer, or an answered outbound one (`dial`)."""
         line = _Line(key, started.call_id)
         try:
             line.session = self.open_call(started, line)
         except Exception:
-            log.exception("SIP call %s: could not open a session; refused", started.call_id)
-            self._post(lambda stack: stack.reject(key, 500))
+            log.exception("SIP call %s: could not open a session; %s", started.call_id,
+                          "hanging up" if dial else "refused")
+            if dial is None:
+                self._post(lambda stack: stack.reject(key, 500))
+            else:
+                dial.broken = "the answered call's session could not be opened"
+                self._post(lambda stack: stack.hang_up(key))
             return
         self._lines[key] = line
         line.task = asyncio.create_task(self._run(line))
-        self._post(lambda stack: stack.answer(key))
+        if dial is None:
+            self._post(lambda stack: stack.answer(key))
+
+    def _settle(self, key: int, dial: _Dial, dialed: Dialed) -> None:
+        """An answered outbound call's SIP side is over: `originate` returns once its session is too."""
+        line = self._lines.get(key)
+        if line is None or line.task is None or line.task.done():
+            dial.finish(dialed)
+        else:
+            line.task.add_done_callback(lambda _: dial.finish(dialed))
 
     async def _run(self, line: _Line) -> None:
         try:
@@ -255,6 +325,7 @@ class _Stack(threading.Thread):
             while self.running:
                 self.endpoint.libHandleEvents(POLL_MS)
                 self._run_jobs()
+                self._ring_timeouts()
         except Exception:
             log.exception("SIP: the signalling thread failed; every call is hung up")
         finally:
@@ -333,7 +404,7 @@ class _Stack(threading.Thread):
         self.calls[key] = call  # kept until DISCONNECTED, then deleted by a job here
         info = call.getInfo()
         call.sip_call_id = info.callIdString
-        if sum(not c.refused for c in self.calls.values()) > self.server.max_calls:
+        if self._active() > self.server.max_calls:
             call.refused = True
             log.warning("SIP call %s refused: %d calls already (max_calls)", info.callIdString, self.server.max_calls)
             self.reject(key, 503)
@@ -343,6 +414,55 @@ class _Stack(threading.Thread):
         log.info("SIP call %s from %s", info.callIdString, caller or "an unknown number")
         call.answer(_status(180))
         self.server._call_soon(self.server._open, key, started)
+
+    def dial(self, dial: _Dial) -> None:
+        """An INVITE to the trunk, unless the worker has no room for another call."""
+        number = tail(dial.call.number)  # numbers by their last 4 digits only in the log
+        if self._active() >= self.server.max_calls:
+            log.warning("SIP: no call to %s placed: %d calls already (max_calls)", number, self.server.max_calls)
+            dial.finish(Dialed("failed", "", detail=f"the call limit is reached ({self.server.max_calls} calls)"))
+            return
+        key = next(self.keys)
+        call = self.calls[key] = _Call(self, key, pj.PJSUA_INVALID_ID, dial)
+        try:
+            call.makeCall(dial.uri, pj.CallOpParam(True))
+        except pj.Error as error:
+            del self.calls[key]
+            log.warning("SIP: the call to %s could not be placed: %s", number, error_text(error))
+            dial.finish(Dialed("failed", "", detail=f"the INVITE could not be sent: {error_text(error)}"))
+            return
+        call.sip_call_id = call.getInfo().callIdString
+        dial.deadline = time.monotonic() + dial.ring_timeout_s
+        log.info("SIP call %s: dialling %s for %s", call.sip_call_id, number, dial.call.purpose)
+
+    def answered(self, call: _Call) -> None:
+        """From the call's own callback: the callee answered; its session opens on the event loop."""
+        dial = call.dial
+        assert dial is not None
+        dial.answered_at = time.monotonic()
+        started = CallStarted(call.sip_call_id, dial.call.number, OUTBOUND, SAMPLE_RATE, "sip",
+                              start_function=dial.call.start_function, slots=dict(dial.call.slots))
+        log.info("SIP call %s: answered", call.sip_call_id)
+        self.server._call_soon(self.server._open, call.key, started, dial)
+
+    def _ring_timeouts(self) -> None:
+        """Outbound calls not answered within their ring timeout: cancelled (CANCEL)."""
+        now = time.monotonic()
+        for call in list(self.calls.values()):
+            dial = call.dial
+            if dial is None or dial.answered_at is not None or dial.timed_out or call.disconnected:
+                continue
+            if now >= dial.deadline:
+                dial.timed_out = True
+                log.info("SIP call %s: no answer in %g s; cancelling", call.sip_call_id, dial.ring_timeout_s)
+                try:
+                    call.hangup(pj.CallOpParam(True))
+                except pj.Error as error:  # no provisional response yet: PJSIP cancels once one comes
+                    log.debug("SIP: %s", error_text(error))
+
+    def _active(self) -> int:
+        """Calls that count against `max_calls`: inbound ones not refused, and outbound ones."""
+        return sum(not c.refused for c in self.calls.values())
 
     def answer(self, key: int) -> None:
         call = self.calls.get(key)
@@ -360,18 +480,36 @@ class _Stack(threading.Thread):
             log.info("SIP call %s: hanging up", call.sip_call_id)
             call.hangup(pj.CallOpParam(True))
 
-    def disconnected(self, call: _Call) -> None:
-        """From the call's own callback: tell the session, delete the PJSIP objects afterwards."""
+    def disconnected(self, call: _Call, status: int, reason: str) -> None:
+        """From the call's own callback: tell the session (and an outbound call's `originate`), delete
+        the PJSIP objects afterwards. `status`: the final response to the call's INVITE."""
         call.disconnected = True
         if not call.refused:
             self.server._call_soon(self.server._ended, call.key)
+        if call.dial is not None:
+            self._dialed(call, status, reason)
         self.post(lambda: self._forget(call.key))
+
+    def _dialed(self, call: _Call, status: int, reason: str) -> None:
+        dial = call.dial
+        assert dial is not None
+        if dial.answered_at is None:
+            outcome, detail = outcome_of(status, reason, dial.rang, dial.timed_out)
+            log.info("SIP call %s: %s%s", call.sip_call_id, outcome.replace("_", " "), f" ({detail})" if detail else "")
+            dial.finish(Dialed(outcome, call.sip_call_id, status or None, detail=detail))
+            return
+        talked_s = round(time.monotonic() - dial.answered_at, 2)
+        if dial.broken:
+            dialed = Dialed("failed", call.sip_call_id, 200, talked_s, dial.broken)
+        else:
+            dialed = Dialed("answered", call.sip_call_id, 200, talked_s)
+        self.server._call_soon(self.server._settle, call.key, dial, dialed)
 
     def _forget(self, key: int) -> None:
         call = self.calls.pop(key, None)
         if call is not None:
             call.release_media()
-            if not call.refused:
+            if not call.refused and (call.dial is None or call.dial.answered_at is not None):
                 self.server.stats.append(call.stats)
 
     def shutdown(self) -> None:
@@ -423,10 +561,11 @@ class _Account(pj.Account):
 class _Call(pj.Call):
     """One call's PJSIP side: its state, its media connected to a port of ours, its keys."""
 
-    def __init__(self, stack: _Stack, key: int, call_id: int) -> None:
+    def __init__(self, stack: _Stack, key: int, call_id: int, dial: _Dial | None = None) -> None:
         super().__init__(stack.account, call_id)
         self.stack = stack
         self.key = key
+        self.dial = dial  # an outbound call's, else None
         self.sip_call_id = ""
         self.refused = False
         self.disconnected = False
@@ -436,8 +575,13 @@ class _Call(pj.Call):
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
-            if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
-                self.stack.disconnected(self)
+            info = self.getInfo()
+            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
+                self.stack.disconnected(self, info.lastStatusCode, info.lastReason)
+            elif self.dial is not None and info.state == pj.PJSIP_INV_STATE_EARLY:
+                self.dial.rang = True
+            elif self.dial is not None and info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.dial.answered_at is None:
+                self.stack.answered(self)
         except Exception:
             log.exception("SIP call %s: state change", self.sip_call_id)
 
@@ -546,6 +690,26 @@ class _Port(pj.AudioMediaPort):
         self.stats.frames_played += 1
 
 
+class _Dial:
+    """One `originate` in progress: what to dial, how it goes, and the answer its caller waits for
+    (set once, from the sip thread or the event loop)."""
+
+    def __init__(self, call: OutboundCall, uri: str, ring_timeout_s: float) -> None:
+        self.call = call
+        self.uri = uri
+        self.ring_timeout_s = ring_timeout_s
+        self.deadline = 0.0  # when the INVITE is cancelled unless answered (monotonic)
+        self.rang = False  # a provisional response came (the callee's phone rings)
+        self.timed_out = False  # cancelled by us: not answered in time
+        self.answered_at: float | None = None
+        self.broken = ""  # why an answered call could not go on
+        self.done: concurrent.futures.Future[Dialed] = concurrent.futures.Future()
+
+    def finish(self, dialed: Dialed) -> None:
+        if not self.done.done():
+            self.done.set_result(dialed)
+
+
 class _LogWriter(pj.LogWriter):
     """PJSIP's own log lines into Python logging, at debug."""
 
@@ -574,6 +738,13 @@ def _status(code: int) -> pj.CallOpParam:
 def error_text(error: BaseException) -> str:
     """pj.Error's own words (its str() is the SWIG proxy's repr)."""
     return f"{error.title}: {error.reason}" if isinstance(error, pj.Error) else str(error)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _succeed(future: asyncio.Future[int], value: int) -> None:

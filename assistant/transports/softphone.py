@@ -13,7 +13,8 @@ The protocol on /softphone/ws, in order:
                     {"type": "hangup"}               the server ends the call and closes the socket (1000)
     server → page   binary: the reply audio, 20 ms per message, at real-time pace
                     {"type": "clear"}                the caller barged in: drop all reply audio queued
-                    {"type": "turn", ...}            what the dialog decided (core/turn.py, PINs hidden)
+                    {"type": "turn", ...}            what the dialog decided (core/turn.py, PINs hidden); after
+                                                     one with "hangs_up": true and its audio, the socket is closed (1000)
                     {"type": "error", "message": M}  bad input: the call is ended and the socket closed
 
 A malformed message (not JSON, an unknown type, audio before "start", an odd or oversized audio frame,
@@ -251,10 +252,15 @@ class _Call:
         return session
 
     def _ended(self, _: asyncio.Task[None]) -> None:
-        """The session ended by itself (a processor failed: logged there): the page is told and let go."""
-        if self.line.open:
-            self.line.post_json({"type": "error", "message": "the call failed on our side; please call again"})
-            self.line.post_close(INTERNAL_ERROR)
+        """The session ended by itself: the assistant hung up after a closing turn (a normal close), or
+        a processor failed (logged there: the page is told); either way the page is let go."""
+        if not self.line.open:
+            return
+        if self.session is not None and self.session.hung_up:
+            self.line.post_close(NORMAL)
+            return
+        self.line.post_json({"type": "error", "message": "the call failed on our side; please call again"})
+        self.line.post_close(INTERNAL_ERROR)
 
     def _audio(self, pcm: bytes) -> AudioChunk:
         if not pcm or len(pcm) % 2:

@@ -1,0 +1,64 @@
+"""`assistant campaign ...`: outbound campaigns (assistant/campaigns/) in the assistant's database."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from domain.config import load_config
+
+if TYPE_CHECKING:
+    from assistant.runtime.campaigns import CampaignService
+
+campaign_app = typer.Typer(no_args_is_help=True, help="Outbound campaigns: follow-ups, collections, marketing.")
+
+
+def _service(now: Optional[str] = None) -> CampaignService:
+    from assistant.runtime.campaigns import CampaignService, clock_from
+
+    config = load_config()
+    return CampaignService(config, clock_from(now, config))
+
+
+@campaign_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="the campaign's name"),
+    purpose: str = typer.Option(..., "--purpose", help="service_followup, complaint_followup, collections, marketing, "
+                                                       "... (config.yml campaigns: purposes:)"),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="a CSV list with at least customer_id,phone columns"),
+    where: Optional[str] = typer.Option(None, "--where", help="criteria: complaints_closed:DAYS or card_overdue:N-M"),
+    mode: str = typer.Option("agentless", "--mode", help="agentless, preview or progressive"),
+    now: Optional[str] = typer.Option(None, "--now", help="the time the criteria count from (Beijing time, ISO 8601)"),
+) -> None:
+    """Make a campaign and its list; every number is due at once (within the purpose's calling hours)."""
+    service = _service(now)
+    campaign = service.create(name, purpose, mode, csv, where)
+    print(f"campaign {campaign.name}: {campaign.purpose}, {campaign.mode}, "
+          f"{len(service.store.contacts(campaign.id))} contacts from {campaign.source}")
+
+
+@campaign_app.command("run")
+def run(
+    name: str = typer.Argument(..., help="the campaign's name"),
+    until_idle: bool = typer.Option(False, "--until-idle", help="stop when nothing is due now (else wait for retries)"),
+    now: Optional[str] = typer.Option(None, "--now", help="start the campaign's clock here (Beijing time, ISO 8601)"),
+    lines: int = typer.Option(1, "--lines", min=1, help="calls dialled at the same time (within runtime.max_calls)"),
+) -> None:
+    """Dial the campaign through telephony.trunk (or $ASSISTANT_TRUNK) until nothing is due."""
+    print(f"campaign {name}: {_service(now).run(name, until_idle, lines)} calls placed")
+
+
+@campaign_app.command("report")
+def report(
+    name: str = typer.Argument(..., help="the campaign's name"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object"),
+) -> None:
+    """Attempts per outcome, contacts per result and the rates."""
+    figures = _service().report(name)
+    if as_json:
+        print(json.dumps(figures, ensure_ascii=False))
+        return
+    for key, value in figures.items():
+        print(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
