@@ -15,9 +15,11 @@ from conversation import CALLER, Call, World, world  # noqa: F401 (fixtures)
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 from test_queue_escalation import queue, three_misses
 
+from assistant.core.errors import AssistantError
 from assistant.queue.callbacks import CHANGE_REQUESTED, CONFIRMED, NO_CALLBACK, REBOOKED, UNCLEAR, Callbacks
 from assistant.queue.forecast import Forecast
 from assistant.queue.routing import CallQueue
+from assistant.queue.settings import QueueSettings
 from assistant.storage.calls import CallStore
 from domain.clock import PinnedClock
 
@@ -204,3 +206,30 @@ def test_a_due_callback_survives_a_restart_and_is_handed_out_once(busy: World) -
     again = reopened(datetime(2025, 1, 6, 10, 17))
     assert again.dispatch() == [] and again.queue.booked() == []
     assert again.queue.agent("李明").state == "on_call"
+
+
+def test_with_nobody_of_the_skill_on_duty_the_callback_is_promised_at_its_next_shift(world: World) -> None:
+    # No agent at all at 10:00, inside the general desk's 08:00-20:00 shift (config.yml queue.shifts):
+    # nobody can call at once, so the earliest promise is the next shift's start, not "now".
+    call = world.call()
+    assert call.keys("0").escalation is not None
+    turn = call.keys("2")
+    assert turn.slots["when"] == "2025-01-07T08:00:00", turn.say
+    assert "1月7日8点" in turn.say
+
+
+@pytest.mark.parametrize("now, expected", [
+    ("2025-01-06T07:00:00", "2025-01-06T08:30:00"),  # before the shift: when it starts
+    ("2025-01-06T08:30:00", "2025-01-07T08:30:00"),  # at its start, nobody there: the next start
+    ("2025-01-06T21:00:00", "2025-01-07T08:30:00"),  # after it
+])
+def test_next_shift_start_per_skill(now: str, expected: str) -> None:
+    settings = QueueSettings.from_config({"shifts": {"default": "08:00-20:00", "insurance": "08:30-17:30"}})
+    assert settings.next_shift("insurance", datetime.fromisoformat(now)).isoformat() == expected
+    assert settings.next_shift("general", datetime.fromisoformat("2025-01-06T07:00:00")).hour == 8
+
+
+@pytest.mark.parametrize("hours", ["8-20", "20:00-08:00", "25:00-26:00"])
+def test_shift_hours_that_cannot_be_read_are_refused(hours: str) -> None:
+    with pytest.raises(AssistantError, match="shifts: general"):
+        QueueSettings.from_config({"shifts": {"general": hours}})

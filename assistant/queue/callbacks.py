@@ -72,6 +72,8 @@ class Callbacks:
             start = max(start, in_beijing(datetime.fromisoformat(preferred)))
         staffing = self.forecast.staffing(skill)
         free = staffing.free_at(now, leaving=int(own is not None and own.status == WAITING))
+        if free is None:  # nobody of the skill is on duty: not now, but when its next shift starts
+            free = queue.settings.next_shift(skill, now)
         if free is not None:
             start = max(start, free)
         start = _minute_up(start)
