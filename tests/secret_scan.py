@@ -7,14 +7,20 @@ the seeded customers' PINs and card/account numbers, and every PIN a test regist
 in any form they could be written in: grouped by spaces, dashes or dots, in full-width digits, in
 Chinese numerals read digit by digit, or \\u-escaped in JSON. The reading is done here, apart from the
 masking code it checks.
+
+Every WAV file there (call recordings among them) is listened to for keypad tones: the keys heard in
+each channel (Goertzel filters at the eight DTMF frequencies) are looked through like text, so a
+recording in which a PIN's tones can be heard fails the run.
 """
 from __future__ import annotations
 
 import re
 import sqlite3
+import wave
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -34,6 +40,12 @@ _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _BETWEEN_DIGITS = re.compile("(?<=\\d)[ \t\u00a0\u3000\\-‐‑‒–—―－.．·・]{1,3}(?=\\d)")  # not across lines
 
 _registered: set[str] = set()
+
+_ROWS, _COLUMNS = (697, 770, 852, 941), (1209, 1336, 1477, 1633)  # Hz: a key is one of each
+_KEYS = ("123A", "456B", "789C", "*0#D")
+_TONE_BLOCK_S = 0.0256  # 205 samples at 8 kHz, the usual Goertzel block: bins narrower than the tones' spacing
+_TONE_SHARE = 0.7  # of a block's energy in its strongest row and column tone: a key, not speech or noise
+_QUIET = 30.0  # RMS (16-bit) below which a block is silence, whatever its spectrum
 
 
 def remember(secret: str) -> None:
@@ -72,6 +84,43 @@ def secrets_in(secrets: Iterable[str], text: str) -> set[str]:
     return {secret for secret in secrets if secret in text or secret in digits}
 
 
+def dtmf_keys(samples: np.ndarray, rate: int) -> str:
+    """The keys whose tones sound in `samples` (mono), in order: a key counts once it has held for two
+    blocks, and again only after a pause or another key."""
+    size = int(rate * _TONE_BLOCK_S)
+    blocks = samples[: len(samples) // size * size].astype(np.float64).reshape(-1, size)
+    if not len(blocks):
+        return ""
+    t = np.arange(size) / rate
+    filters = np.exp(-2j * np.pi * np.outer(t, _ROWS + _COLUMNS))
+    energy = np.maximum((blocks ** 2).sum(axis=1), 1e-9)
+    share = 2 * np.abs(blocks @ filters) ** 2 / (size * energy[:, None])  # a pure tone's share is 1
+    row, column = share[:, :4].argmax(axis=1), share[:, 4:].argmax(axis=1)
+    strongest = share[np.arange(len(blocks)), row] + share[np.arange(len(blocks)), 4 + column]
+    loud = np.sqrt(energy / size) > _QUIET
+    found, last, held = [], None, 0
+    for i in range(len(blocks)):
+        key = _KEYS[row[i]][column[i]] if loud[i] and strongest[i] > _TONE_SHARE else None
+        held = held + 1 if key is not None and key == last else 1
+        if key is not None and held == 2:
+            found.append(key)
+        last = key
+    return "".join(found)
+
+
+def wav_keys(path: Path) -> list[str]:
+    """The keys heard in each channel of a 16-bit WAV file (none if it is not one)."""
+    try:
+        with wave.open(str(path), "rb") as recording:
+            if recording.getsampwidth() != 2:
+                return []
+            channels, rate = recording.getnchannels(), recording.getframerate()
+            samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2")
+    except (wave.Error, EOFError):
+        return []
+    return [dtmf_keys(samples[channel::channels], rate) for channel in range(channels)]
+
+
 def written_texts(folders: list[Path]) -> Iterator[tuple[str, str]]:
     """(where, text) for everything the run wrote that could hold a secret."""
     for folder in folders:
@@ -80,6 +129,8 @@ def written_texts(folders: list[Path]) -> Iterator[tuple[str, str]]:
                 yield str(path), path.read_text(encoding="utf-8", errors="replace")
             elif path.suffix in (".sqlite", ".db"):
                 yield from _tables(path)
+            elif path.suffix == ".wav":
+                yield f"{path} (keypad tones)", "\n".join(wav_keys(path))
 
 
 def _tables(path: Path) -> Iterator[tuple[str, str]]:

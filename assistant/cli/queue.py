@@ -34,7 +34,8 @@ def _entry_line(entry: Entry) -> str:
 
 
 def _agent_line(agent: Agent) -> str:
-    return f"{agent.name}: {agent.state} since {agent.since}, skills {', '.join(agent.skills)}"
+    phone = f", phone {agent.phone}" if agent.phone else ""
+    return f"{agent.name}: {agent.state} since {agent.since}, skills {', '.join(agent.skills)}{phone}"
 
 
 @queue_app.command("list")
@@ -57,10 +58,13 @@ def agent(
     name: str = typer.Argument(..., help="the agent's name"),
     skills: Optional[str] = typer.Option(None, "--skills", help="skill groups, comma-separated (needed to add an agent)"),
     state: Optional[str] = typer.Option(None, "--state", help=f"one of {', '.join(STATES)}"),
+    phone: Optional[str] = typer.Option(None, "--phone", help="the SIP URI of the agent's extension or softphone "
+                                        "(sip:agent1@10.0.0.7:5060): SIP calls they take are put through to it; "
+                                        "\"\" takes it away"),
 ) -> None:
-    """Add an agent, or change one's skills or state."""
+    """Add an agent, or change one's skills, state or phone."""
     desk = _desk()
-    print(_agent_line(desk.queue.set_agent(name, desk.skill_list(skills), state)))
+    print(_agent_line(desk.queue.set_agent(name, desk.skill_list(skills), state, phone)))
 
 
 @queue_app.command("take")

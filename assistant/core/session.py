@@ -24,6 +24,9 @@ close). From that turn on the caller is not heard: their audio and keys are drop
 neither cuts the closing sentence short nor keeps the line open. The dialog has nothing left to say
 (the call's ending is recorded), and a "好的，再见" or a cough over the goodbye would otherwise cut it
 off mid-word or be answered on a call that is over. The far end hanging up meanwhile ends it at once.
+
+A `tap` (recording.py: the call's recorder) is shown the caller's audio as it is pushed, each reply
+frame as it is sent (also with no sink), and each turn; the call's clock starts with the session.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from typing import Protocol
 
 from assistant.core.audio import Audio, resample
 from assistant.core.frames import (
+    AudioChunk,
     CallStarted,
     ControlFrame,
     DialogTurn,
@@ -47,6 +51,7 @@ from assistant.core.frames import (
     SynthesizedAudio,
 )
 from assistant.core.pipeline import Pipeline, Processor
+from assistant.core.recording import CallTap
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +75,18 @@ class CallSession:
     """One call's frames through its processors to its sink (see the module's text)."""
 
     def __init__(self, call: CallStarted, stages: list[Processor], sink: AudioSink | None, executor: Executor,
-                 observe: Callable[[Frame], None] | None = None, ahead_s: float = 0.1) -> None:
-        """`observe` sees every frame that leaves the processors, on the event loop (views, metrics)."""
+                 observe: Callable[[Frame], None] | None = None, ahead_s: float = 0.1,
+                 tap: CallTap | None = None) -> None:
+        """`observe` sees every frame that leaves the processors, on the event loop (views, metrics);
+        `tap` the call's audio both ways and its turns (see the module's text)."""
         self.call = call
         self.pipeline = Pipeline([*stages, _Outlet(self)])
         self.sink = sink
         self.executor = executor
         self.observe = observe
         self.ahead_s = ahead_s
+        self.tap = tap
+        self._started = time.monotonic()  # the call's clock
         self.frame_bytes = int(call.sample_rate * FRAME_S) * 2
         self._inbox: asyncio.PriorityQueue[tuple[int, int, Frame]] = asyncio.PriorityQueue()
         self._order = itertools.count()
@@ -94,6 +103,8 @@ class CallSession:
         """Queue a frame from the transport (on the event loop); control frames go ahead of data."""
         if not self.ended:
             self._end_pushed |= isinstance(frame, EndOfCall)
+            if self.tap and isinstance(frame, AudioChunk):
+                self.tap.heard(frame, time.monotonic() - self._started)
             self._inbox.put_nowait((0 if isinstance(frame, ControlFrame) else 1, next(self._order), frame))
 
     async def run(self) -> None:
@@ -121,12 +132,20 @@ class CallSession:
             self.ended = True
             player.cancel()
             await asyncio.gather(player, return_exceptions=True)
+            if self.tap:
+                await self._loop.run_in_executor(self.executor, self._close_tap, self.tap)
 
     def _close_quietly(self) -> None:
         try:
             self.pipeline.push(EndOfCall())
         except Exception:
             log.exception("call %s: cleaning up after a failure failed too", self.call.call_id)
+
+    def _close_tap(self, tap: CallTap) -> None:
+        try:
+            tap.close()
+        except Exception:
+            log.exception("call %s: closing its recording failed", self.call.call_id)
 
     async def _played_out(self) -> bool:
         """Waits until the far end has played every reply frame (True), or has hung up itself (False).
@@ -141,8 +160,10 @@ class CallSession:
 
     def _leaving(self, frame: Frame, frames: list[bytes]) -> None:
         """A frame out of the processors, now on the event loop."""
-        if isinstance(frame, DialogTurn) and frame.turn.hangs_up:
-            self._closing = True
+        if isinstance(frame, DialogTurn):
+            self._closing |= frame.turn.hangs_up
+            if self.tap:
+                self.tap.turn(frame.turn)
         if isinstance(frame, Interruption):
             self._playback.clear()
             if self.sink:
@@ -166,6 +187,8 @@ class CallSession:
                 await asyncio.sleep(self._due - now - self.ahead_s)
                 continue  # the queue may have been cleared meanwhile
             pcm = self._playback.popleft()
+            if self.tap:
+                self.tap.said(pcm, self._due - self._started)
             self._due += FRAME_S  # before the send: a hang-up waiting on it never misses the frame in flight
             if self.sink:
                 await self.sink.send(pcm)

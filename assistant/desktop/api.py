@@ -8,6 +8,9 @@ agent's (so ticket numbers cannot be probed), 409 when the queue refuses (not av
 end), 422 for a bad request body, ticket number or window, 429 for a name or a client address with too
 many failed logins (known names or not: the same), and from guard.py 413 and 415 for a body too large
 or not JSON.
+
+A ticket's call recording is for supervisors and for the agent who took the ticket: any other agent
+gets 403, whether the ticket exists or not; 404 when there is no such ticket or no recording of it.
 """
 import dataclasses
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, List, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 
 from assistant.core.errors import AssistantError
 from assistant.desktop import auth
@@ -169,6 +173,25 @@ def current_call(user: User = Depends(agent_user), desk: Services = Depends(serv
             description="A ticket's whole context: an agent's own tickets only, any for a supervisor.")
 def call(ticket: Ticket, user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
     return desk.board.context(_readable(desk, ticket, user))
+
+
+@router.get("/calls/{ticket}/recording", tags=["calls"], response_class=FileResponse,
+            responses={**_problems(403, 404, 422), 200: {"content": {"audio/wav": {}},
+                                                         "description": "the call as a stereo WAV file"}},
+            description="The recording of the call a ticket came from: a stereo WAV, the caller on the left, the "
+                        "assistant on the right, silent while a PIN was asked for. For supervisors and the agent "
+                        "who took the ticket.")
+def recording(ticket: Ticket, user: User = Depends(current_user), desk: Services = Depends(services)) -> Any:
+    try:
+        entry: Optional[Entry] = desk.queue.entry(ticket)
+    except UserError:  # no such ticket
+        entry = None
+    if user.role == AGENT and (entry is None or entry.agent != user.name):
+        raise HTTPException(403, "only a supervisor or the agent who took the call may hear it")
+    found = desk.recordings.of_ticket(ticket) if entry and desk.recordings else None
+    if found is None or not found.path.is_file():
+        raise HTTPException(404, f"no recording of ticket {ticket}")
+    return FileResponse(found.path, media_type="audio/wav", filename=f"ticket-{ticket}.wav")
 
 
 @router.post("/calls/{ticket}/end", tags=["calls"], response_model=Call,

@@ -11,10 +11,11 @@ from assistant.desktop.live import Live
 from assistant.desktop.settings import DesktopSettings
 from assistant.desktop.stats import Stats
 from assistant.queue.routing import CallQueue
+from assistant.storage.recordings import Recordings
 
 
 class BackgroundWork(Protocol):
-    """Work that goes on for as long as the server runs (e.g. handing out due callbacks)."""
+    """Work that goes on for as long as the server runs (e.g. handing out due callbacks, deleting old recordings)."""
 
     async def run(self, stop: asyncio.Event) -> None: ...
 
@@ -28,3 +29,4 @@ class Services:
     stats: Stats
     live: Live
     background: tuple[BackgroundWork, ...] = ()
+    recordings: Recordings | None = None  # call recordings, linked to tickets (None: none kept here)

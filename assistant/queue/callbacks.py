@@ -14,10 +14,14 @@ Where a telephony worker has a SIP trunk, it dials the customer instead (assista
 queue with the ticket (to an available agent of its skill at once, if there is one), and `dialed`
 records the outcome: busy or no answer is dialled again later while tries are left; a failed dial,
 or the last try, leaves the callback on the desk, for a person to call.
+
+A caller left waiting by a telephony worker that died is called back too (`call_back_stranded`, swept
+by the live workers: assistant/runtime/workers.py WorkerWatch): booked for now, to the caller id.
 """
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -47,6 +51,10 @@ PURPOSE = "callback"  # an outbound call's purpose when it is a booked callback
 # What became of a callback once dialled: the customer waits for (or talks to) an agent, it is
 # dialled again later, or it is left on the desk.
 AfterDial = Literal["connected", "redial", "desk"]
+
+CUT_OFF = "cut_off"  # the disposition of a ticket whose caller was cut off with no number to call back
+_DIALLABLE = re.compile(r"\+?\d{5,15}")  # a caller id that can be called back (95588 to +8613800138000)
+_NO_NUMBER = "cut off: the worker carrying the call stopped, and the caller's number is unknown"
 
 SayTime = Callable[[str], str]  # a local ISO time -> how it is said: 1月6日11点5分
 
@@ -178,6 +186,27 @@ class Callbacks:
     def release_dials(self, stale_s: float) -> list[int]:
         """Callbacks a stopped worker left being dialled for more than `stale_s`: back on the desk."""
         return self.queue.tickets.release_dials(self.queue.stamp(self.queue.clock() - timedelta(seconds=stale_s)))
+
+    def call_back_stranded(self, silent_since: str, restarted: str | None = None) -> list[Entry]:
+        """Callers a dead worker left waiting for a person (Tickets.stranded): each one's ticket becomes
+        a callback to their number due now, first among the due (the SMS goes out as for any booking);
+        with no number to call, the ticket is abandoned with the disposition CUT_OFF. The tickets swept."""
+        tickets = self.queue.tickets
+        swept = []
+        for row in tickets.stranded(silent_since, restarted):
+            ticket, phone = row["id"], row["phone"] or ""
+            now = self.queue.clock()
+            if _DIALLABLE.fullmatch(phone):
+                if tickets.call_back_cut_off(ticket, phone, self.queue.stamp(now)):
+                    log.warning("ticket %d: the caller was cut off (their worker stopped): callback to %s booked now",
+                                ticket, tail(phone))
+                    self._sms(phone, self._booked_text(phone, _local(now)))
+                    swept.append(ticket)
+            elif tickets.cut_off(ticket, _NO_NUMBER):
+                log.warning("ticket %d: the caller was cut off (their worker stopped) and cannot be called back: "
+                            "no number", ticket)
+                swept.append(ticket)
+        return [self.queue.entry(ticket) for ticket in swept]
 
     def _booked_text(self, phone: str, due: str) -> str:
         return render(self.prompts["sms_callback"], {"when": self.say_time(due), "phone": tail(phone)})

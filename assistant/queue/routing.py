@@ -9,6 +9,7 @@ still waiting or booked, so no ticket is handed out twice, even by two processes
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, skills TEXT NOT NULL, state TEXT NOT NULL,
     since TEXT NOT NULL);
 """
+# Columns added to `agents` after its first release: made on open in a database that lacks them.
+AGENT_COLUMNS = {"phone": "TEXT"}  # the SIP URI of the agent's extension or softphone; NULL: none
+PHONE = re.compile(r"sips?:[^\s<>\"@]+@[^\s<>\"@;]+(;[^\s<>\"]*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,22 @@ class Agent:
     skills: tuple[str, ...]
     state: str
     since: str  # when the state began
+    phone: str | None = None  # where a SIP call the agent takes is put through (a SIP URI)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "skills": list(self.skills), "state": self.state, "since": self.since}
+        shown = {"name": self.name, "skills": list(self.skills), "state": self.state, "since": self.since}
+        return shown | ({"phone": self.phone} if self.phone else {})
+
+
+@dataclass(frozen=True)
+class PhoneTake:
+    """A ticket just taken by an agent with a phone: its call gets the agent's voice."""
+
+    ticket: int
+    call_id: str  # the ticket's call
+    agent: str
+    phone: str
+    taken_at: str
 
 
 class CallQueue:
@@ -46,6 +63,7 @@ class CallQueue:
         self.stamp = store.stamp
         self.settings = settings
         self.db.script(SCHEMA)
+        self.db.add_columns("agents", AGENT_COLUMNS)
 
     # Tickets.
 
@@ -75,8 +93,12 @@ class CallQueue:
 
     # Agents.
 
-    def set_agent(self, name: str, skills: list[str] | None = None, state: str | None = None) -> Agent:
-        """Add an agent (skills needed; available unless told) or change one's skills or state."""
+    def set_agent(self, name: str, skills: list[str] | None = None, state: str | None = None,
+                  phone: str | None = None) -> Agent:
+        """Add an agent (skills needed; available unless told) or change one's skills, state or phone
+        (a SIP URI such as sip:agent1@10.0.0.7:5060; "" takes it away)."""
+        if phone and not PHONE.fullmatch(phone):
+            raise AssistantError(f"agent {name}: the phone is a SIP URI (sip:USER@HOST[:PORT]), not {phone!r}")
         if state is not None and state not in STATES:
             raise AssistantError(f"agent state must be one of {', '.join(STATES)}, not {state!r}")
         if skills is not None and not skills:
@@ -86,7 +108,7 @@ class CallQueue:
             if known is None and skills is None:
                 raise AssistantError(f"no agent {name!r}: give --skills to add one")
             if known is None:
-                self.db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)",
+                self.db.execute("INSERT INTO agents (name, skills, state, since) VALUES (?, ?, ?, ?)",
                                 (name, json.dumps(skills), state or AVAILABLE, self.stamp()))
             else:
                 if skills is not None:
@@ -96,6 +118,8 @@ class CallQueue:
                         raise AssistantError(f"agent {name} is on a call: finish it first")
                     self.db.execute("UPDATE agents SET state = ?, since = ? WHERE name = ?",
                                     (state, self.stamp(), name))
+            if phone is not None:
+                self.db.execute("UPDATE agents SET phone = ? WHERE name = ?", (phone or None, name))
         return self.agent(name)
 
     def agents(self) -> list[Agent]:
@@ -172,5 +196,26 @@ class CallQueue:
             self.db.execute("UPDATE agents SET state = 'available', since = ? WHERE name = ?", (self.stamp(), name))
         return self.entry(current.ticket)
 
+    # The agent's phone (assistant/runtime/bridging.py).
+
+    def phone_takes(self, call_ids: list[str]) -> list[PhoneTake]:
+        """Tickets taken now by agents with a phone, whose call is one of `call_ids`."""
+        takes = []
+        for row in self.tickets.taken_in(call_ids):
+            phone = self.db.value("SELECT phone FROM agents WHERE name = ?", (row["agent"],))
+            if phone:
+                takes.append(PhoneTake(row["id"], row["call_id"], row["agent"], phone, row["taken_at"]))
+        return takes
+
+    def give_back(self, ticket: int, name: str) -> bool:
+        """The agent's phone did not take the call: the ticket waits again (first in its order, as
+        before) and the agent is away; False if the ticket was no longer theirs."""
+        with self.db.write():
+            if not self.tickets.release(ticket, name):
+                return False
+            self.db.execute("UPDATE agents SET state = 'away', since = ? WHERE name = ? AND state = 'on_call'",
+                            (self.stamp(), name))
+        return True
+
 def _agent(row: Row) -> Agent:
-    return Agent(row["name"], tuple(json.loads(row["skills"])), row["state"], row["since"])
+    return Agent(row["name"], tuple(json.loads(row["skills"])), row["state"], row["since"], row["phone"])

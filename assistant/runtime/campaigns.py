@@ -68,14 +68,15 @@ class CampaignService:
 
     def run(self, name: str, until_idle: bool, lines: int = 1) -> int:
         """Dials the campaign through the SIP trunk on `lines` lines at once; the number of calls placed."""
-        from assistant.runtime.telephony import open_dialer  # the SIP stack and the models: only to dial
+        from assistant.runtime.telephony import dial_settings, open_dialer  # the SIP stack and the models: only to dial
 
         campaign = self.store.campaign(name)
         desk = Desk(self.config, self.database or database_location(self.config), self.clock)
         dialer = open_dialer(self.config)
         try:
+            ring_s = dial_settings(self.config.section("telephony")).ring_s
             runner = Runner(self.store, self.rules, dialer, RecordedCalls(self.calls.db),
-                            HandOffQueue(desk.callbacks), self.clock)
+                            HandOffQueue(desk.callbacks), self.clock, ring_timeout_s=ring_s)
             return runner.run(campaign, until_idle, lines)
         finally:
             dialer.close()

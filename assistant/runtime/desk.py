@@ -1,5 +1,6 @@
 """The people's side wired together: the hand-off queue as config.yml places it, the desk's services
-over it, and the agent desktop app with its background work (handing out due callbacks)."""
+over it, and the agent desktop app with its background work (handing out due callbacks, deleting old
+recordings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from assistant.dialog.wording import Wording
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
 from assistant.storage.calls import CallStore, database_location
+from assistant.storage.recordings import Recordings, RecordingSettings
 from domain.clock import Clock
 from domain.config import Config
 from domain.vocabulary import Vocabulary
@@ -77,15 +79,18 @@ class Desk:
 def desk_services(config: Config, database: str, clock: Clock) -> Services:
     """What the desk's endpoints work with, over one database, with due callbacks handed out while it runs."""
     from assistant.queue.forecast import Forecast
-    from assistant.runtime.workers import CallbackScheduler
+    from assistant.runtime.workers import CallbackScheduler, RecordingRetention
 
     desk = Desk(config, database, clock)
     settings = DesktopSettings.from_config(config.section("desktop"))
     # Slot values as the dialog says them: stock codes, currencies and bill types by their names.
     wording = Wording(desk.catalog, Vocabulary.load(config.nlu_dir).display)
     board = Board(Forecast(desk.queue), wording)
+    recordings = Recordings(desk.queue.db, desk.queue.stamp)
+    kept = RecordingSettings.from_config(config.section("recording"), config.root)
+    retention = RecordingRetention(recordings, desk.queue.clock, kept.retention_days, kept.every_s)
     return Services(desk.queue, settings, Accounts(desk.queue, settings), board, Stats(desk.queue, settings),
-                    Live(board, settings.poll_s), (CallbackScheduler(desk, settings.dispatch_s),))
+                    Live(board, settings.poll_s), (CallbackScheduler(desk, settings.dispatch_s), retention), recordings)
 
 
 def desk_app(config: Config, database: str, clock: Clock) -> FastAPI:

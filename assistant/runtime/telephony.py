@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,9 +23,17 @@ from assistant.core.errors import AssistantError
 from assistant.core.frames import OUTBOUND, CallStarted
 from assistant.core.session import AudioSink, CallOpener, CallSession
 from assistant.dialog.reasons import CALLER_REQUEST
-from assistant.dialog.responder import Responder
 from assistant.runtime.address import Address
-from assistant.runtime.workers import CallbackDialer, DialSettings, callback_opener
+from assistant.runtime.bridging import AgentBridge, bridge_settings
+from assistant.runtime.workers import (
+    CallbackDialer,
+    DialSettings,
+    WorkerWatch,
+    callback_opener,
+    line_noting,
+    record_id,
+    watch_settings,
+)
 from assistant.speech.asr.base import transcribe
 from assistant.transports.audiosocket import AudioSocketServer
 from assistant.transports.line import CallLimit, LineSettings
@@ -64,6 +73,9 @@ class Telephony:
         self.trunk = trunk_address(section)
         self.dialing = dial_settings(section)
         self.dialer: CallbackDialer | None = None  # made with the SIP front-end when there is a trunk
+        self.agent_phones = bridge_settings(section)
+        self.bridge: AgentBridge | None = None  # made with the SIP front-end: agents' phones take its calls
+        self.watching = watch_settings(voice.config.section("cluster"))
 
     def warm(self) -> None:
         """Loads now what the first call would otherwise wait for: the NLU process, Whisper at the
@@ -77,12 +89,22 @@ class Telephony:
     def sip(self, address: Address) -> FrontEnd:
         sip = _sip("--sip")
         if self.trunk is None:
-            return sip.SipServer(address.host, address.port, self.voice.open_call, self.max_calls)
+            server = sip.SipServer(address.host, address.port, self.open_call, self.max_calls)
+            self.bridge = AgentBridge(self.voice.dialogs.queue, server, self.agent_phones)
+            return server
         callbacks = self.voice.dialogs.callbacks
-        server = sip.SipServer(address.host, address.port, callback_opener(callbacks, self.voice.open_call),
+        server = sip.SipServer(address.host, address.port, callback_opener(callbacks, self.open_call),
                                self.max_calls, trunk=str(self.trunk))
         self.dialer = CallbackDialer(callbacks, server, self._callback_function(), self.dialing)
+        self.bridge = AgentBridge(self.voice.dialogs.queue, server, self.agent_phones)
         return server
+
+    @cached_property
+    def open_call(self) -> CallOpener:
+        """The voice service's opener, its calls recorded under this worker's id with their line's id."""
+        store = self.voice.dialogs.store
+        store.worker = self.watching.worker
+        return line_noting(store, self.voice.open_call)
 
     def _callback_function(self) -> str:
         """What an answered callback opens with: the catalog's hand-off at the caller's request."""
@@ -93,12 +115,12 @@ class Telephony:
         return function.id
 
     def audiosocket(self, address: Address) -> AudioSocketServer:
-        return AudioSocketServer(address.host, address.port, self.voice.open_call, self.limit, self.settings)
+        return AudioSocketServer(address.host, address.port, self.open_call, self.limit, self.settings)
 
     def media_streams(self, address: Address) -> MediaStreamServer:
         """The media-stream socket, and the browser softphone's page and socket on the same HTTP server."""
-        return MediaStreamServer(address.host, address.port, self.voice.open_call, self.limit, self.settings,
-                                 [softphone_router(self.voice.open_call)])
+        return MediaStreamServer(address.host, address.port, self.open_call, self.limit, self.settings,
+                                 [softphone_router(self.open_call)])
 
     async def serve(self, front_ends: list[tuple[str, Address, FrontEnd]], stop: asyncio.Event,
                     listening: Callable[[str], None]) -> None:
@@ -106,6 +128,9 @@ class Telephony:
         stops them: calls in progress are hung up and their dialogs closed."""
         started: list[FrontEnd] = []
         dialling: asyncio.Task[Any] | None = None
+        bridging: asyncio.Task[Any] | None = None
+        watch = WorkerWatch(self.voice.dialogs.store, self.voice.dialogs.callbacks, self.watching)
+        watching: asyncio.Task[Any] | None = None
         try:
             for name, address, server in front_ends:
                 try:
@@ -114,13 +139,25 @@ class Telephony:
                     raise AssistantError(f"{name}: cannot listen on {address} ({error.strerror or error})") from None
                 started.append(server)
                 listening(_listening_line(name, address, server))
+            watching = asyncio.create_task(watch.run(stop))
+            listening(f"worker {self.watching.worker}: heartbeat every {self.watching.beat_s:g} s")
             if self.dialer is not None:
                 dialling = asyncio.create_task(self.dialer.run(stop))
                 listening(f"callbacks dialled through {self.trunk} when due (at most {self.dialing.at_once} at once)")
             elif self.trunk is not None:
                 log.warning("telephony.trunk is set but no --sip: callbacks are not dialled")
+            if self.bridge is not None:
+                bridging = asyncio.create_task(self.bridge.run(stop))
+                listening(f"agents' phones take the SIP calls of tickets they take (looked for every "
+                          f"{self.agent_phones.every_s:g} s)")
             await stop.wait()
         finally:
+            if bridging is not None:
+                stop.set()
+                await bridging
+            if watching is not None:
+                stop.set()
+                await watching
             if dialling is not None:
                 stop.set()
                 await dialling  # no new dials; those under way are hung up with the SIP front-end
@@ -128,6 +165,8 @@ class Telephony:
                 await server.stop()
             if self.dialer is not None:
                 await asyncio.to_thread(self.dialer.close)  # their outcomes recorded
+            if self.bridge is not None:
+                await asyncio.to_thread(self.bridge.close)
 
 
 def open_dialer(config: Config) -> SipDialer:
@@ -198,8 +237,7 @@ class _Recorded:
     def __call__(self, call: CallStarted, sink: AudioSink | None) -> CallSession:
         session = self.open_call(call, sink)
         if call.direction == OUTBOUND:
-            responder = next(p for p in session.pipeline.processors if isinstance(p, Responder))
-            self.records[call.call_id] = responder.dialog.record.call_id
+            self.records[call.call_id] = record_id(session)
         return session
 
     def record(self, call_id: str) -> str:

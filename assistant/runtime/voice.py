@@ -34,6 +34,7 @@ from assistant.speech.tts.sentences import split_sentences
 from assistant.speech.vad import Vad
 from assistant.speech.workers import QueuedSynthesizer, SpeechWorker
 from assistant.storage.calls import CallStore, database_location
+from assistant.storage.recordings import CallRecorder, Recordings, RecordingSettings, StereoWav
 from assistant.transports.wav import HeardRecording, hear_recording
 from domain.clock import Clock
 from domain.config import Config
@@ -139,14 +140,14 @@ class VoiceService:
                 UnderstandingStage(self.understanding)]
 
     def stages(self, sample_rate: int, speak: bool = True, caller: str | None = None,
-               listen: bool = True) -> list[Processor]:
+               listen: bool = True, dialog: Dialog | None = None) -> list[Processor]:
         """The processors of one call from `caller` (a phone number, if known), caller audio in at
-        `sample_rate`; without `listen`, typed text in instead of audio.
+        `sample_rate`; without `listen`, typed text in instead of audio; `dialog`, if given, is the call's.
 
             Vad → Transcriber → UnderstandingStage → Responder → Speaker → HoldLine
         """
         stages = self.hearing(sample_rate) if listen else [UnderstandingStage(self.understanding)]
-        dialog = self.dialog(caller)
+        dialog = dialog or self.dialog(caller)
         stages.append(Responder(dialog, self.catalog))
         if speak:
             speaker = Speaker(self.synthesizer, self.prompt_cache, self.fixed_sentences())
@@ -162,9 +163,30 @@ class VoiceService:
 
     def open_call(self, call: CallStarted, sink: AudioSink | None,
                   observe: Callable[[Frame], None] | None = None) -> CallSession:
-        """A live call on the event loop: `await session.run()`, then `session.push(frame)` as audio arrives."""
-        stages = self.stages(call.sample_rate, speak=True, caller=call.caller)
-        return CallSession(call, stages, sink, self.call_threads, observe)
+        """A live call on the event loop: `await session.run()`, then `session.push(frame)` as audio arrives;
+        recorded when config.yml `recording.enabled` says so."""
+        dialog = self.dialog(call.caller)
+        stages = self.stages(call.sample_rate, speak=True, caller=call.caller, dialog=dialog)
+        recorder = self.recorder(dialog.record.call_id, call.sample_rate) if self.recording.enabled else None
+        return CallSession(call, stages, sink, self.call_threads, observe, tap=recorder)
+
+    @cached_property
+    def recording(self) -> RecordingSettings:
+        return RecordingSettings.from_config(self.config.section("recording"), self.config.root)
+
+    @cached_property
+    def recordings(self) -> Recordings:
+        """The recordings table, in the call store's database."""
+        store = self.dialogs.store
+        return Recordings(store.db, store.stamp)
+
+    def recorder(self, call_id: str, sample_rate: int) -> CallRecorder:
+        """A new recording of the call `call_id` (the call store's id), in a folder per day."""
+        recordings = self.recordings
+        path = self.recording.folder / recordings.stamp()[:10] / f"{call_id}.wav"
+        wav = StereoWav(path, sample_rate)
+        recordings.add(call_id, path)
+        return CallRecorder(wav, lambda seconds: recordings.finish(call_id, seconds))
 
     @cached_property
     def call_threads(self) -> ThreadPoolExecutor:

@@ -8,6 +8,13 @@ transaction of its own, so a callback goes to one agent however many of them loo
 A telephony worker with a SIP trunk dials due callbacks instead (CallbackDialer): each dial in a thread
 of its own, at most `at_once` at a time; the callback is off the desks while it rings, and its outcome
 is recorded on it (assistant/queue/callbacks.py).
+
+Recordings past their retention are deleted, file and row, by RecordingRetention, which runs where
+the callback scheduler does.
+
+Several telephony workers may share one database (deploy/: Kamailio in front). Each beats in the
+`workers` table every `cluster.beat_s` (WorkerWatch), and with each beat sweeps: the callers a worker
+silent for `cluster.dead_after_s` left waiting for a person are called back (Callbacks.call_back_stranded).
 """
 from __future__ import annotations
 
@@ -17,15 +24,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from assistant.core.dialing import TICKET, Dialed, Dialer, OutboundCall
 from assistant.core.errors import AssistantError
 from assistant.core.frames import OUTBOUND, CallStarted
 from assistant.core.session import AudioSink, CallOpener, CallSession
+from assistant.dialog.responder import Responder
 from assistant.queue.callbacks import Callbacks
 from assistant.queue.routing import Entry
 from assistant.runtime.desk import Desk
+from assistant.storage.calls import CallStore
+from assistant.storage.recordings import Recordings
+from assistant.storage.workers import worker_id
+from domain.clock import Clock
 from domain.errors import UserError
 from domain.masking import tail
 
@@ -125,6 +139,96 @@ def callback_opener(callbacks: Callbacks, open_call: CallOpener) -> CallOpener:
                      f"put through to {entry.agent}" if entry.agent else f"waiting for an agent ({entry.skill})")
         return open_call(call, sink)
     return open_answered
+
+
+class RecordingRetention:
+    """Deletes the recordings of calls that started more than `days` ago (config.yml `recording.retention_days`)."""
+
+    def __init__(self, recordings: Recordings, clock: Clock, days: float, every_s: float) -> None:
+        self.recordings = recordings
+        self.clock = clock
+        self.days = days
+        self.every_s = every_s
+
+    def tick(self) -> list[Path]:
+        """Deletes every recording past its retention now (blocking); the files deleted."""
+        deleted = []
+        for recording in self.recordings.started_before(self.recordings.stamp(self.clock() - timedelta(days=self.days))):
+            recording.path.unlink(missing_ok=True)
+            self.recordings.forget(recording.call_id)
+            deleted.append(recording.path)
+        if deleted:
+            log.info("deleted %d recordings older than %g days", len(deleted), self.days)
+        return deleted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ticks now and every `every_s` until `stop` is set."""
+        await _every(self.tick, self.every_s, stop, "deleting old recordings")
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """config.yml `cluster:`: this worker's id, how often it beats, when another worker counts as dead."""
+
+    worker: str
+    beat_s: float = 3.0
+    dead_after_s: float = 15.0
+
+
+def watch_settings(section: dict[str, Any]) -> WatchSettings:
+    """config.yml `cluster:` (the worker id: $ASSISTANT_WORKER, else `worker`, else host:pid)."""
+    if set(section) - {"worker", "beat_s", "dead_after_s"}:
+        raise AssistantError("config.yml: cluster: give worker, beat_s and/or dead_after_s")
+    defaults = WatchSettings("")
+    try:
+        settings = WatchSettings(worker_id(str(section.get("worker") or "")),
+                                 float(section.get("beat_s", defaults.beat_s)),
+                                 float(section.get("dead_after_s", defaults.dead_after_s)))
+    except (TypeError, ValueError) as error:
+        raise AssistantError(f"config.yml: cluster: beat_s and dead_after_s are numbers ({error})") from None
+    if not 0 < 2 * settings.beat_s <= settings.dead_after_s:
+        raise AssistantError("config.yml: cluster: beat_s must be above 0 and dead_after_s at least two beats")
+    return settings
+
+
+class WorkerWatch:
+    """This worker's heartbeat, and with each beat the sweep for callers a dead worker cut off. The
+    first beat also sweeps what this worker's id left open before it started (a restart under a fixed id)."""
+
+    def __init__(self, store: CallStore, callbacks: Callbacks, settings: WatchSettings) -> None:
+        self.store = store
+        self.callbacks = callbacks
+        self.settings = settings
+        self.started = False
+
+    def tick(self) -> list[Entry]:
+        """Beats, then books callbacks for the callers of dead workers and ends their calls; those tickets."""
+        restarted = None if self.started else self.settings.worker
+        self.store.workers.beat(self.settings.worker, started=not self.started)
+        silent_since = self.store.workers.silent_since(self.settings.dead_after_s)
+        swept = self.callbacks.call_back_stranded(silent_since, restarted)
+        self.store.end_stranded(silent_since, restarted)
+        self.started = True
+        return swept
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ticks now and every `beat_s` until `stop` is set."""
+        await _every(self.tick, self.settings.beat_s, stop, "beating and sweeping")
+
+
+def line_noting(store: CallStore, open_call: CallOpener) -> CallOpener:
+    """`open_call` noting on each call's record its id on the line (SIP Call-ID, AudioSocket UUID, streamSid)."""
+    def open_noted(call: CallStarted, sink: AudioSink | None) -> CallSession:
+        session = open_call(call, sink)
+        store.note_line(record_id(session), call.call_id)
+        return session
+    return open_noted
+
+
+def record_id(session: CallSession) -> str:
+    """The call store's id of a call the voice service opened."""
+    responder = next(p for p in session.pipeline.processors if isinstance(p, Responder))
+    return responder.dialog.record.call_id
 
 
 STALE_MARGIN_S = 120.0  # a dial still without an outcome this long after its ring time: its worker stopped

@@ -15,6 +15,7 @@ from typing import Any
 from assistant.core.turn import Turn
 from assistant.storage.database import Database, open_database
 from assistant.storage.tickets import Tickets
+from assistant.storage.workers import Heartbeats, worker_id
 from domain.clock import Clock
 from domain.config import Config
 
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS turns (call_id TEXT NOT NULL REFERENCES calls, seq IN
     slots TEXT NOT NULL, say TEXT NOT NULL, transaction_json TEXT, escalation INTEGER,
     PRIMARY KEY (call_id, seq));
 """
+# Columns added to `calls` after its first release: the worker that carries the call (worker ids:
+# storage/workers.py) and the call's id on its line (SIP Call-ID, AudioSocket UUID, media streamSid).
+WORKER_COLUMNS = {"worker": "TEXT", "line": "TEXT"}
+INDEXES = "CREATE INDEX IF NOT EXISTS calls_worker ON calls (worker, ended_at)"
 
 
 def database_location(config: Config) -> str:
@@ -42,16 +47,31 @@ class CallStore:
         self.clock = clock
         self.db = where if isinstance(where, Database) else open_database(where)
         self.db.script(SCHEMA)
+        self.db.add_columns("calls", WORKER_COLUMNS)
+        self.db.script(INDEXES)
+        self.worker = worker_id()  # the calls opened here are this worker's (a telephony worker sets its own)
+        self.workers = Heartbeats(self.db)
         self.tickets = Tickets(self.db, self.stamp)
 
     def open_call(self, caller: str | None) -> str:
         call_id = uuid.uuid4().hex
-        self.db.execute("INSERT INTO calls (id, caller, started_at) VALUES (?, ?, ?)",
-                        (call_id, caller, self.stamp()))
+        self.db.execute("INSERT INTO calls (id, caller, started_at, worker) VALUES (?, ?, ?, ?)",
+                        (call_id, caller, self.stamp(), self.worker))
         return call_id
 
     def close_call(self, call_id: str) -> None:
         self.db.execute("UPDATE calls SET ended_at = ? WHERE id = ?", (self.stamp(), call_id))
+
+    def note_line(self, call_id: str, line: str) -> None:
+        """The call's id on its line: a SIP Call-ID, an AudioSocket UUID, a media stream's streamSid."""
+        self.db.execute("UPDATE calls SET line = ? WHERE id = ?", (line, call_id))
+
+    def end_stranded(self, silent_since: str, restarted: str | None = None) -> int:
+        """Ends the calls still open of the workers not beaten since `silent_since` (a beat stamp) and
+        of `restarted` (a worker starting under the id it had before: its calls are from before): their
+        worker died with them. How many."""
+        return self.db.execute("UPDATE calls SET ended_at = ? WHERE ended_at IS NULL AND (worker = ? OR worker IN "
+                               "(SELECT id FROM workers WHERE beat_at < ?))", (self.stamp(), restarted, silent_since))
 
     def add_turn(self, call_id: str, seq: int, turn: Turn) -> None:
         self.db.execute(

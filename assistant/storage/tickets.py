@@ -340,6 +340,51 @@ class Tickets:
         """A few aggregates that change whenever a ticket's status or a booked callback does."""
         return tuple(tuple(tuple(row.values()) for row in self.db.rows(sql)) for sql in _FINGERPRINT)
 
+    # An agent's phone taking the voice (assistant/runtime/bridging.py).
+
+    def taken_in(self, call_ids: list[str]) -> list[Row]:
+        """id, call_id, agent and taken_at of the tickets taken now whose call is one of `call_ids`."""
+        if not call_ids:
+            return []
+        marks = ", ".join("?" * len(call_ids))
+        return self.db.rows(f"SELECT id, call_id, agent, taken_at FROM handoffs WHERE status = 'taken' "
+                            f"AND call_id IN ({marks}) ORDER BY taken_at, id", tuple(call_ids))
+
+    def release(self, ticket: int, agent: str) -> bool:
+        """The agent's take is undone: the ticket waits again, in its old place; False if it was not theirs."""
+        return self.db.execute("UPDATE handoffs SET status = 'waiting', agent = NULL, taken_at = NULL "
+                               "WHERE id = ? AND status = 'taken' AND agent = ?", (ticket, agent)) == 1
+
+    # Callers cut off by a worker that died (assistant/runtime/workers.py WorkerWatch).
+
+    def stranded(self, silent_since: str, restarted: str | None = None) -> list[Row]:
+        """Tickets waiting for a person whose call's worker has not beaten since `silent_since` (a beat
+        stamp, storage/workers.py) or is `restarted` (started again under the same id): their callers
+        were cut off. id and phone (the caller id; None if unknown), the oldest first. A ticket with a
+        callback booked is left out: once answered, another call carries it."""
+        return self.db.rows(
+            "SELECT h.id, COALESCE(h.caller, c.caller) AS phone FROM handoffs h JOIN calls c ON c.id = h.call_id "
+            "WHERE h.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM callbacks b WHERE b.ticket = h.id) "
+            "AND (c.worker = ? OR c.worker IN (SELECT w.id FROM workers w WHERE w.beat_at < ?)) "
+            "ORDER BY h.created_at, h.id", (restarted, silent_since))
+
+    def call_back_cut_off(self, ticket: int, phone: str, due: str) -> bool:
+        """A stranded ticket becomes a callback to `phone` due at `due` (a database time stamp); False
+        if it no longer waited (another worker's sweep, or an agent, had it first)."""
+        with self.db.write():
+            if not self.db.execute("UPDATE handoffs SET status = 'callback' WHERE id = ? AND status = 'waiting'",
+                                   (ticket,)):
+                return False
+            self.db.execute("INSERT INTO callbacks (ticket, phone, due_at, booked_at) VALUES (?, ?, ?, ?)",
+                            (ticket, phone, due, self.stamp()))
+        return True
+
+    def cut_off(self, ticket: int, note: str) -> bool:
+        """A stranded ticket with no number to call back: abandoned (the caller never reached a person),
+        its disposition 'cut_off' and `note` why; False if it no longer waited."""
+        return self.db.execute("UPDATE handoffs SET status = 'abandoned', ended_at = ?, disposition = 'cut_off', "
+                               "wrap_note = ? WHERE id = ? AND status = 'waiting'", (self.stamp(), note, ticket)) == 1
+
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)

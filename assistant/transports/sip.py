@@ -21,6 +21,13 @@ answer; any other final response, or none at all within the ring timeout, is fai
 inbound calls, with `CallStarted(direction=OUTBOUND, caller=N, start_function=...)`, and counts against
 the same `max_calls`; `originate` returns once it is over.
 
+An agent's phone taking a call (`connect_agent`, from assistant/runtime/bridging.py): a second leg,
+an INVITE straight to the agent's SIP URI; while it rings the caller hears hold audio from here.
+Once the agent answers, the two calls' audio is joined in the conference bridge (caller and agent hear
+each other) and the assistant's session neither hears the caller nor speaks to them any more (its keys
+are dropped too); it stays open until either side hangs up, and the other leg is then hung up as
+well. A leg that is not answered leaves the caller on hold audio until `hold_audio(..., False)`.
+
 Threads. One thread ("sip") owns the one pjsua2 Endpoint of the process: it creates it, polls it
 (`libHandleEvents`, no PJSIP worker threads, `mainThreadOnly` so every SIP callback arrives on it), runs
 the jobs the event loop hands it, and destroys it. PJSIP objects (calls, media ports) are made, used and
@@ -50,6 +57,7 @@ from assistant.core.dialing import Dialed, OutboundCall, Outcome
 from assistant.core.errors import AssistantError
 from assistant.core.frames import INBOUND, OUTBOUND, AudioChunk, CallStarted, Dtmf, EndOfCall
 from assistant.core.session import FRAME_S, CallOpener, CallSession
+from assistant.queue.hold import hold_pattern
 from domain.masking import tail
 
 log = logging.getLogger(__name__)
@@ -57,19 +65,26 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 8000  # the conference bridge's clock: what every call's session hears and says
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_S) * 2
 CODECS = ("PCMU/8000", "PCMA/8000", "G722/16000")  # in order of preference; every other codec is off
-PJSUA_MAX_CALLS = 32  # compiled into PJSIP: calls it holds at once, refused ones included
-SPARE_SLOTS = 4  # slots kept free so a call over the limit can still be told 503
+# Calls PJSIP holds at once, refused ones included: compiled in. The pjsua2-python 2.15.1 wheel keeps
+# PJSUA's default of 4 (measured: a 5th INVITE at once gets PJSIP's own 486, whatever maxCalls says),
+# so one worker carries 3 calls and more calls take more workers (deploy/cluster).
+PJSUA_MAX_CALLS = 4
+SPARE_SLOTS = 1  # a slot kept free so a call over the limit is still told 503 (a proxy then tries another worker)
 POLL_MS = 10  # how long the sip thread waits for SIP events before it looks at its jobs
 PLAYOUT_FRAMES = 50  # at most 1 s of reply audio waits for the bridge (the session keeps ~100 ms there)
 HANGUP_WAIT_S = 3.0  # at stop: how long calls get to finish their BYE transactions
+LOST_DIAL_S = 15.0  # an unanswered dial with no final response this long after its ring timeout: failed
+RTP_IDLE_S = 30.0  # an answered call receiving no RTP this long (not on hold): the far end is gone
 STOPPED_POLL_S = 1.0  # how often a waiting `originate` checks that the sip thread still runs
 KEYS = frozenset("0123456789*#")
 CALLER_CHARS = re.compile(r"[0-9A-Za-z+*#._-]{1,64}")
 PAI = re.compile(r"^P-Asserted-Identity[ \t]*:[ \t]*(.+?)\r?$", re.IGNORECASE | re.MULTILINE)
 URI_USER = re.compile(r"(?:sips?:([^@;>\s]+)@|tel:([^;>\s]+))", re.IGNORECASE)
+DIAL_INTERVAL_S = 0.2  # outbound calls placed at most 5 a second (see SipServer._pace)
 DIALABLE = re.compile(r"\+?[0-9*#]{1,32}")
 BUSY = frozenset({486, 600, 603})
 TIMEOUT, UNAVAILABLE = 408, 480  # PJSIP's own 408 when no final response came
+CALLER_LEFT = "the caller hung up while the agent's phone rang"
 NO_TRUNK = ("outbound calls need a SIP peer: set config.yml telephony.trunk or $ASSISTANT_TRUNK "
             "(HOST:PORT; a call to N is an INVITE to sip:N@HOST:PORT)")
 
@@ -128,9 +143,11 @@ class _Line:
     held: bool = False  # set by the sip thread: while held no audio flows either way
     heard_samples: int = 0
     caller_hung_up: bool = False
+    bridged: bool = False  # joined to an agent's phone: the session neither hears nor speaks
+    hold_at: int | None = None  # where in _HOLD the line's own hold audio goes on (None: none)
 
     async def send(self, pcm: bytes) -> None:
-        if not self.held:
+        if not self.held and not self.bridged:
             self.playout.append(pcm)
 
     async def clear(self) -> None:
@@ -155,7 +172,7 @@ class SipServer:
         if max_calls < 1:
             raise AssistantError(f"SIP: max_calls must be at least 1, not {max_calls}")
         if max_calls > PJSUA_MAX_CALLS - SPARE_SLOTS:
-            log.warning("SIP: at most %d calls at once (PJSIP's limit), not %d", PJSUA_MAX_CALLS - SPARE_SLOTS, max_calls)
+            log.info("SIP: at most %d calls at once (PJSIP's limit), not %d", PJSUA_MAX_CALLS - SPARE_SLOTS, max_calls)
             max_calls = PJSUA_MAX_CALLS - SPARE_SLOTS
         self.host = host
         self.port = port
@@ -167,6 +184,8 @@ class SipServer:
         self._lines: dict[int, _Line] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stack: _Stack | None = None
+        self._pacing = threading.Lock()
+        self._next_dial = 0.0  # monotonic time the next outbound call may be placed
 
     @property
     def active_calls(self) -> int:
@@ -220,7 +239,43 @@ class SipServer:
             raise AssistantError("SIP: originate blocks until the call is over: call it from a thread, not the event loop")
         if not DIALABLE.fullmatch(call.number):
             return Dialed("failed", "", detail="not a phone number (digits, *, # and a leading + only)")
-        dial = _Dial(call, f"sip:{call.number}@{self.trunk}", ring_timeout_s)
+        self._pace()
+        return self._wait(stack, _Dial(f"sip:{call.number}@{self.trunk}", ring_timeout_s, call=call))
+
+    def _pace(self) -> None:
+        """At most one new outbound call every DIAL_INTERVAL_S (blocking the dialling thread): PJSIP frees
+        a call's socket slots only 500 ms after they close, so a burst of instant rejections (a trunk
+        answering 486 at once) would use up its 64 and abort the process (pjsip issue #2617)."""
+        with self._pacing:
+            wait = self._next_dial - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._next_dial = time.monotonic() + DIAL_INTERVAL_S
+
+    def connect_agent(self, call_id: str, phone: str, ring_timeout_s: float) -> Dialed:
+        """Puts the live call `call_id` (a SIP Call-ID) through to an agent's `phone` (a SIP URI) and
+        blocks until the agent answered (answered: the calls' audio is joined from now on) or did not
+        (busy, no answer, failed; CALLER_LEFT as the detail when the caller hung up meanwhile). From a
+        thread of its own, as `originate`."""
+        stack = self._stack
+        if stack is None:
+            raise AssistantError("SIP: the server is not running")
+        if _on_loop(self._loop):
+            raise AssistantError("SIP: connect_agent blocks: call it from a thread, not the event loop")
+        self.hold_audio(call_id, True)  # while the agent's phone rings
+        return self._wait(stack, _Dial(phone, ring_timeout_s, joins=call_id))
+
+    def live_calls(self) -> dict[str, CallSession]:
+        """The calls whose session runs and that no agent's phone has yet, by SIP Call-ID: a snapshot,
+        from any thread (list() copies the loop's mapping in one step)."""
+        return {line.call_id: line.session for line in list(self._lines.values())
+                if line.session is not None and not line.bridged}
+
+    def hold_audio(self, call_id: str, on: bool) -> None:
+        """Hold audio of the line's own for the call (from any thread), under whatever its session says."""
+        self._call_soon(self._hold, call_id, on)
+
+    def _wait(self, stack: _Stack, dial: _Dial) -> Dialed:
         stack.post(lambda: stack.dial(dial))
         while True:
             try:
@@ -279,8 +334,19 @@ class SipServer:
 
     def _dtmf(self, key: int, digit: str) -> None:
         line = self._lines.get(key)
-        if line is not None and line.session is not None:
+        if line is not None and line.session is not None and not line.bridged:
             line.session.push(Dtmf(digit))
+
+    def _hold(self, call_id: str, on: bool) -> None:
+        line = next((line for line in self._lines.values() if line.call_id == call_id), None)
+        if line is not None and not line.bridged:
+            line.hold_at = (line.hold_at or 0) if on else None
+
+    def _bridged(self, key: int) -> None:
+        line = self._lines.get(key)
+        if line is not None:
+            line.bridged, line.hold_at = True, None
+            line.playout.clear()
 
     def _post(self, job: Callable[[_Stack], None]) -> None:
         stack = self._stack
@@ -305,6 +371,7 @@ class _Stack(threading.Thread):
         self.calls: dict[int, _Call] = {}
         self.keys = itertools.count(1)
         self.running = True
+        self.next_watch = 0.0  # when _watch_media looks next (monotonic)
         self.endpoint: pj.Endpoint | None = None
         self.account: _Account | None = None
 
@@ -326,6 +393,7 @@ class _Stack(threading.Thread):
                 self.endpoint.libHandleEvents(POLL_MS)
                 self._run_jobs()
                 self._ring_timeouts()
+                self._watch_media()
         except Exception:
             log.exception("SIP: the signalling thread failed; every call is hung up")
         finally:
@@ -416,14 +484,23 @@ class _Stack(threading.Thread):
         self.server._call_soon(self.server._open, key, started)
 
     def dial(self, dial: _Dial) -> None:
-        """An INVITE to the trunk, unless the worker has no room for another call."""
-        number = tail(dial.call.number)  # numbers by their last 4 digits only in the log
+        """An INVITE to the trunk (or an agent's phone), unless the worker has no room for another call."""
+        # numbers by their last 4 digits only in the log
+        number = tail(dial.call.number) if dial.call else "an agent's phone"
         if self._active() >= self.server.max_calls:
             log.warning("SIP: no call to %s placed: %d calls already (max_calls)", number, self.server.max_calls)
             dial.finish(Dialed("failed", "", detail=f"the call limit is reached ({self.server.max_calls} calls)"))
             return
+        caller = None
+        if dial.joins:
+            caller = next((c for c in self.calls.values() if c.sip_call_id == dial.joins and not c.refused
+                           and not c.disconnected and c.peer is None), None)
+            if caller is None:
+                dial.finish(Dialed("failed", "", detail=f"call {dial.joins} is no longer here"))
+                return
         key = next(self.keys)
         call = self.calls[key] = _Call(self, key, pj.PJSUA_INVALID_ID, dial)
+        call.peer = caller
         try:
             call.makeCall(dial.uri, pj.CallOpParam(True))
         except pj.Error as error:
@@ -433,17 +510,37 @@ class _Stack(threading.Thread):
             return
         call.sip_call_id = call.getInfo().callIdString
         dial.deadline = time.monotonic() + dial.ring_timeout_s
-        log.info("SIP call %s: dialling %s for %s", call.sip_call_id, number, dial.call.purpose)
+        log.info("SIP call %s: dialling %s for %s", call.sip_call_id, number,
+                 dial.call.purpose if dial.call else f"call {dial.joins}")
 
     def answered(self, call: _Call) -> None:
         """From the call's own callback: the callee answered; its session opens on the event loop."""
         dial = call.dial
         assert dial is not None
         dial.answered_at = time.monotonic()
+        if dial.call is None:
+            log.info("SIP call %s: the agent's phone answered", call.sip_call_id)
+            self.join_calls(call)
+            return
         started = CallStarted(call.sip_call_id, dial.call.number, OUTBOUND, SAMPLE_RATE, "sip",
                               start_function=dial.call.start_function, slots=dict(dial.call.slots))
         log.info("SIP call %s: answered", call.sip_call_id)
         self.server._call_soon(self.server._open, call.key, started, dial)
+
+    def join_calls(self, agent: _Call) -> None:
+        """The agent's answered leg and its caller's call joined in the bridge, once the leg has audio."""
+        caller = agent.peer
+        if agent.dial is None or agent.dial.answered_at is None or agent.media is None or caller is None:
+            return
+        if caller.joined or caller.disconnected:
+            return
+        caller.unlink()
+        caller.peer = agent
+        if caller.media is not None:
+            caller.link()
+        log.info("SIP call %s: put through to the agent's phone (call %s)", caller.sip_call_id, agent.sip_call_id)
+        agent.dial.finish(Dialed("answered", agent.sip_call_id, 200))
+        self.server._call_soon(self.server._bridged, caller.key)
 
     def _ring_timeouts(self) -> None:
         """Outbound calls not answered within their ring timeout: cancelled (CANCEL)."""
@@ -459,6 +556,38 @@ class _Stack(threading.Thread):
                     call.hangup(pj.CallOpParam(True))
                 except pj.Error as error:  # no provisional response yet: PJSIP cancels once one comes
                     log.debug("SIP: %s", error_text(error))
+
+    def _watch_media(self) -> None:
+        """Once a second: a dial PJSIP never ended LOST_DIAL_S after its ring timeout is given up as
+        failed, so its caller is never left waiting; an answered call whose far end has sent no RTP
+        for RTP_IDLE_S while not on hold is hung up (the peer vanished without a BYE)."""
+        now = time.monotonic()
+        if now < self.next_watch:
+            return
+        self.next_watch = now + 1.0
+        for call in list(self.calls.values()):
+            dial = call.dial
+            if dial is not None and dial.answered_at is None and not dial.done.done() and dial.deadline \
+                    and now >= dial.deadline + LOST_DIAL_S:
+                log.warning("SIP call %s: no final response %g s after its ring timeout; given up as failed",
+                            call.sip_call_id, LOST_DIAL_S)
+                dial.finish(Dialed("failed", call.sip_call_id, detail="no final response to the INVITE"))
+            if call.disconnected or call.media is None:
+                continue
+            line = self.server._lines.get(call.key)
+            if line is not None and line.held:
+                call.rtp_seen = (now, call.rtp_seen[1])  # a held line sends nothing, rightly
+                continue
+            try:
+                packets = call.getStreamStat(0).rtcp.rxStat.pkt
+            except pj.Error:
+                continue
+            if packets != call.rtp_seen[1]:
+                call.rtp_seen = (now, packets)
+            elif now - call.rtp_seen[0] >= RTP_IDLE_S:
+                log.warning("SIP call %s: no RTP for %g s; hanging up", call.sip_call_id, RTP_IDLE_S)
+                call.rtp_seen = (float("inf"), packets)  # once
+                self.hang_up(call.key)
 
     def _active(self) -> int:
         """Calls that count against `max_calls`: inbound ones not refused, and outbound ones."""
@@ -486,6 +615,11 @@ class _Stack(threading.Thread):
         call.disconnected = True
         if not call.refused:
             self.server._call_soon(self.server._ended, call.key)
+        others = [c for c in self.calls.values() if c.peer is call] + ([call.peer] if call.joined else [])
+        for other in {c.key: c for c in others if not c.disconnected}.values():  # the other leg goes too
+            if other.dial is not None and other.dial.answered_at is None:
+                other.dial.caller_left = True
+            self.post(lambda key=other.key: self.hang_up(key))
         if call.dial is not None:
             self._dialed(call, status, reason)
         self.post(lambda: self._forget(call.key))
@@ -495,10 +629,15 @@ class _Stack(threading.Thread):
         assert dial is not None
         if dial.answered_at is None:
             outcome, detail = outcome_of(status, reason, dial.rang, dial.timed_out)
+            if dial.caller_left:
+                outcome, detail = "failed", CALLER_LEFT
             log.info("SIP call %s: %s%s", call.sip_call_id, outcome.replace("_", " "), f" ({detail})" if detail else "")
             dial.finish(Dialed(outcome, call.sip_call_id, status or None, detail=detail))
             return
         talked_s = round(time.monotonic() - dial.answered_at, 2)
+        if dial.call is None:  # an agent's leg: its Dialed was given when it was joined, unless it never was
+            dial.finish(Dialed("failed", call.sip_call_id, 200, talked_s, "answered, but no audio came"))
+            return
         if dial.broken:
             dialed = Dialed("failed", call.sip_call_id, 200, talked_s, dial.broken)
         else:
@@ -509,6 +648,10 @@ class _Stack(threading.Thread):
         call = self.calls.pop(key, None)
         if call is not None:
             call.release_media()
+            for other in self.calls.values():  # no cycle: the call object is deleted here, on this thread
+                if other.peer is call:
+                    other.peer = None
+            call.peer = None
             if not call.refused and (call.dial is None or call.dial.answered_at is not None):
                 self.server.stats.append(call.stats)
 
@@ -571,7 +714,14 @@ class _Call(pj.Call):
         self.disconnected = False
         self.port: _Port | None = None
         self.media: pj.AudioMedia | None = None
+        self.peer: _Call | None = None  # an agent's leg: its caller's call; a caller's: the agent's, once joined
         self.stats = CallStats("")
+        self.rtp_seen = (time.monotonic(), -1)  # when the received RTP count last moved, and that count
+
+    @property
+    def joined(self) -> bool:
+        """Caller and agent talk to each other: their audio goes from one call to the other."""
+        return self.peer is not None and self.peer.peer is self
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
@@ -600,12 +750,16 @@ class _Call(pj.Call):
             if media.type != pj.PJMEDIA_TYPE_AUDIO:
                 continue
             if media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                if self.port is None:
-                    self.port = _Port(self.stack.server, self.key, self.stats)
-                    self.port.create()
                 self.media = self.getAudioMedia(media.index)  # a new stream may come with each offer
-                self.media.startTransmit(self.port)
-                self.port.startTransmit(self.media)
+                if self.joined:
+                    self.link()
+                elif self.peer is not None:  # an agent's leg not joined yet
+                    self.stack.join_calls(self)
+                else:
+                    if self.port is None:
+                        self.port = _Port(self.stack.server, self.key, self.stats)
+                        self.port.create()
+                    self.link()
                 held = False
             else:  # held by the caller (sendonly, inactive), or media gone
                 self._disconnect_media()
@@ -633,13 +787,31 @@ class _Call(pj.Call):
             log.debug("SIP call %s: no stream statistics: %s", self.sip_call_id, error_text(error))
         self.stats.call_id = self.sip_call_id
 
-    def _disconnect_media(self) -> None:
-        if self.media is not None and self.port is not None:
-            for source, sink in ((self.media, self.port), (self.port, self.media)):
+    def link(self) -> None:
+        """The call's audio both ways: with the other call once joined, else with its port."""
+        assert self.media is not None
+        other = self.peer.media if self.joined and self.peer is not None else self.port
+        if other is not None:
+            self.media.startTransmit(other)
+            other.startTransmit(self.media)
+
+    def unlink(self) -> None:
+        """The call's audio off its port and off the call it is joined to."""
+        # An ended call's stream leaves the bridge with its links; disconnecting them as well aborts
+        # (PJSIP's conference asserts on ports gone by the time it runs the queued disconnect).
+        peer = self.peer if self.joined and not self.disconnected else None
+        others = [self.port, peer.media if peer is not None and not peer.disconnected else None]
+        for other in others:
+            if self.media is None or other is None:
+                continue
+            for source, sink in ((self.media, other), (other, self.media)):
                 try:
                     source.stopTransmit(sink)
                 except pj.Error:
                     pass  # the stream is already gone
+
+    def _disconnect_media(self) -> None:
+        self.unlink()
         self.media = None
 
     def release_media(self) -> None:
@@ -682,6 +854,9 @@ class _Port(pj.AudioMediaPort):
             pcm = line.playout.popleft() if line is not None else None
         except IndexError:
             pcm = None
+        if pcm is None and line is not None and line.hold_at is not None:
+            at = line.hold_at
+            pcm, line.hold_at = _HOLD[at:at + FRAME_BYTES], (at + FRAME_BYTES) % len(_HOLD)
         if pcm is None:
             frame.type = pj.PJMEDIA_FRAME_TYPE_NONE  # silence
             return
@@ -694,8 +869,10 @@ class _Dial:
     """One `originate` in progress: what to dial, how it goes, and the answer its caller waits for
     (set once, from the sip thread or the event loop)."""
 
-    def __init__(self, call: OutboundCall, uri: str, ring_timeout_s: float) -> None:
-        self.call = call
+    def __init__(self, uri: str, ring_timeout_s: float, call: OutboundCall | None = None, joins: str = "") -> None:
+        self.call = call  # a call to a customer: whom, and how its session opens
+        self.joins = joins  # else an agent's leg: the SIP Call-ID of the call it joins
+        self.caller_left = False  # that call ended before the agent answered
         self.uri = uri
         self.ring_timeout_s = ring_timeout_s
         self.deadline = 0.0  # when the INVITE is cancelled unless answered (monotonic)
@@ -723,6 +900,9 @@ def _copy_by_pointer(vector: pj.ByteVector) -> bytes:
     data = ctypes.c_void_p.from_address(int(vector.this)).value
     return ctypes.string_at(data, vector.size()) if data else b""
 
+
+_HOLD = hold_pattern(SAMPLE_RATE).tobytes()  # a whole number of frames (4 s)
+assert len(_HOLD) % FRAME_BYTES == 0
 
 _PROBE = bytes(range(256))
 _vector_bytes: Callable[[pj.ByteVector], bytes] = (

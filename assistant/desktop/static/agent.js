@@ -130,6 +130,10 @@ function showCall(entry) {
   $("call-slots").replaceChildren(...(slots.length ? facts(slots) : [el("dd", { class: "empty", text: "无" })]));
   $("call-transcript").replaceChildren(entry.transcript.length
     ? Desk.transcript(entry.transcript) : el("p", { class: "empty", text: "无记录" }));
+  if ($("call-recording").dataset.ticket !== String(entry.ticket)) {  // not reloaded mid-play
+    $("call-recording").dataset.ticket = entry.ticket;
+    $("call-recording").replaceChildren(Desk.recording(entry.ticket));
+  }
   $("end-actions").hidden = entry.status !== "taken";
   $("wrap-up").hidden = entry.status !== "done";
 }

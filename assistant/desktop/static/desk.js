@@ -118,6 +118,16 @@ const Desk = (() => {
     }));
   }
 
+  // A ticket's call recording: a player and a download link, or "无录音" when there is none (404).
+  function recording(ticket) {
+    const url = `/api/calls/${ticket}/recording`;
+    const box = el("div", { class: "recording" });
+    const player = el("audio", { controls: true, preload: "metadata", src: url,
+      onerror: () => box.replaceChildren(el("p", { class: "empty", text: "无录音" })) });
+    box.replaceChildren(player, el("a", { href: url, download: `ticket-${ticket}.wav`, text: "下载录音" }));
+    return box;
+  }
+
   function show(node, message, isError = false) {
     node.textContent = message;
     node.classList.toggle("error", isError);
@@ -138,5 +148,5 @@ const Desk = (() => {
     dot.textContent = on ? "实时" : "重新连接中";
   }
 
-  return { LABELS, label, el, api, live, time, dateTime, duration, percent, since, transcript, show, bar, connected };
+  return { LABELS, label, el, api, live, time, dateTime, duration, percent, since, transcript, recording, show, bar, connected };
 })();
