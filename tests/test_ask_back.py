@@ -172,6 +172,9 @@ def test_the_rule_follows_the_settings() -> None:
     unsure = torn("", ("transfer", 0.5), ("pay_bill", 0.4))
     assert torn_between(unsure, CATALOG, SETTINGS) is not None
     assert torn_between(unsure, CATALOG, DialogSettings(ask_below=0.5)) is None
+    both = torn("股票买卖两百股", ("stock_buy", 0.9), ("stock_sell", 0.05))  # names both sides
+    assert torn_between(both, CATALOG, SETTINGS) is not None
+    assert torn_between(torn("买入股票", ("stock_buy", 0.9), ("stock_sell", 0.05)), CATALOG, SETTINGS) is None
     with pytest.raises(AssistantError, match="ask_margin must be a confidence"):
         DialogSettings.from_config({"ask_margin": 1.5}, 0.45)
 

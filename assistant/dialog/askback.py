@@ -2,7 +2,8 @@
 
 Asked for a request made with no function in progress, when the NLU's best and runner-up intents
 are two functions within `dialog.ask_margin` of each other and either do the opposite of each other
-(the catalog's `opposite:`, 买入股票 and 卖出股票) or the best is less sure than `dialog.ask_below`.
+(the catalog's `opposite:`, 买入股票 and 卖出股票) or the best is less sure than `dialog.ask_below`;
+and whatever the margin, when they are opposites and the request names both sides (股票买卖).
 The question (dialogue.yml prompts: ask_between) names both by their titles, the best first. The
 answer picks one by key 1 or 2; by the words of dialogue.yml `ask_back:` (第一个, 后面那个); by a
 title or what tells the two titles apart (买入, 卖出; in a short answer its first character, 买);
@@ -39,9 +40,14 @@ def torn_between(result: IntentResult, catalog: Catalog, settings: DialogSetting
         return None
     (best, sure), (runner_up, runner_sure) = result.ranking[:2]
     first, second = catalog.function_for(best), catalog.function_for(runner_up)
-    if first is None or second is None or first is second or sure - runner_sure > settings.ask_margin:
+    if first is None or second is None or first is second:
         return None
-    return (first, second) if first.opposite == second.id or sure < settings.ask_below else None
+    opposite = first.opposite == second.id
+    if opposite and all(cue[0] in result.text for cue in _apart(first.title, second.title)):
+        return first, second  # the request names both sides (股票买卖): however sure the NLU is, ask
+    if sure - runner_sure > settings.ask_margin:
+        return None
+    return (first, second) if opposite or sure < settings.ask_below else None
 
 
 class AskBack:

@@ -62,19 +62,31 @@ class Database:
         """Runs statements separated by `;` (tables and indexes, each IF NOT EXISTS)."""
         if self.dialect == POSTGRESQL:
             ddl = ddl.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
-        for statement in filter(str.strip, ddl.split(";")):
-            self.execute(statement)
+        with self._schema_change():
+            for statement in filter(str.strip, ddl.split(";")):
+                self.execute(statement)
 
     def add_columns(self, table: str, columns: dict[str, str]) -> None:
         """Adds the columns (name → definition) a table made by an older release lacks."""
-        if self.dialect == POSTGRESQL:
+        with self._schema_change():
+            if self.dialect == POSTGRESQL:
+                for name, definition in columns.items():
+                    self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {definition}")
+                return
+            present = {row["name"] for row in self.rows(f"PRAGMA table_info({table})")}
             for name, definition in columns.items():
-                self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {definition}")
-            return
-        present = {row["name"] for row in self.rows(f"PRAGMA table_info({table})")}
-        for name, definition in columns.items():
-            if name not in present:
-                self.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+                if name not in present:
+                    self.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+    @contextmanager
+    def _schema_change(self) -> Iterator[None]:
+        """One transaction for a schema change, one process at a time: two PostgreSQL sessions running
+        the same CREATE TABLE IF NOT EXISTS at once may both create it, and one then fails (several
+        workers starting together on a new database)."""
+        with self.write():
+            if self.dialect == POSTGRESQL:
+                self.value("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            yield
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -114,6 +126,9 @@ class Database:
             if isinstance(error, (sqlite3.Error, _postgres_error())):
                 raise AssistantError(f"{self.name}: {error}".strip()) from error
             raise
+
+
+_SCHEMA_LOCK = 7_300_001  # the advisory lock schema changes hold (any number no other lock uses)
 
 
 def open_database(where: str | Path) -> Database:
