@@ -39,11 +39,12 @@ class _Stream:
     of `frames` on PortAudio's own thread; an output stream (no `record`) is written to, blocking."""
 
     def __init__(self, backend: str, rate: int, frames: int, device: str | None,
-                 record: Callable[[bytes], None] | None = None) -> None:
+                 record: Callable[[bytes], None] | None = None, paced: bool = False) -> None:
+        """`paced`: an output fed in real time (a live call), opened at low latency (_open_sounddevice)."""
         self.write: Callable[[bytes], object]
         self._close: Callable[[], object]
         if backend == "sounddevice":
-            self._open_sounddevice(rate, frames, device, record)
+            self._open_sounddevice(rate, frames, device, record, paced)
         else:
             self._open_pyaudio(rate, frames, device, record)
 
@@ -51,12 +52,16 @@ class _Stream:
         self._close()
 
     def _open_sounddevice(self, rate: int, frames: int, device: str | None,
-                          record: Callable[[bytes], None] | None) -> None:
+                          record: Callable[[bytes], None] | None, paced: bool) -> None:
         import sounddevice as sd
 
         settings: dict[str, Any] = dict(samplerate=rate, channels=1, dtype="int16", device=device)
         if record is None:
-            stream = sd.RawOutputStream(**settings)
+            # fed 20 ms at a time in real time, a device left at its high-latency default waits to
+            # refill a large buffer after each underrun and plays in bursts: a paced output takes
+            # blocks of one frame at low latency
+            stream = (sd.RawOutputStream(**settings, blocksize=frames, latency="low") if paced
+                      else sd.RawOutputStream(**settings))
             self.write = stream.write
         else:
             stream = sd.RawInputStream(**settings, blocksize=frames, callback=lambda data, *_: record(bytes(data)))
@@ -123,7 +128,7 @@ class _Playback:
     buffer, so that dropping what is not played yet leaves at most one frame and the device's own
     buffer to hear."""
 
-    def __init__(self, sample_rate: int, backend: str, device: str | None) -> None:
+    def __init__(self, sample_rate: int, backend: str, device: str | None, paced: bool = False) -> None:
         _check(backend)
         self.step = int(sample_rate * FRAME_S) * 2
         self.buffer = bytearray()
@@ -132,7 +137,7 @@ class _Playback:
         self.drained = threading.Event()  # set when everything given so far has been written to the device
         self.drained.set()
         try:
-            self.stream = _Stream(backend, sample_rate, self.step // 2, device)
+            self.stream = _Stream(backend, sample_rate, self.step // 2, device, paced=paced)
         except Exception as error:  # no sound card, no PulseAudio server, ...
             raise AssistantError(f"cannot open the loudspeaker ({backend}): {error}") from error
         self.thread = threading.Thread(target=self._write, name="loudspeaker", daemon=True)
@@ -203,7 +208,7 @@ class LoudspeakerSink:
     ahead of the device, and a barge-in drops what the device has not played yet."""
 
     def __init__(self, sample_rate: int = 16000, backend: str = "sounddevice", device: str | None = None) -> None:
-        self.playback = _Playback(sample_rate, backend, device)
+        self.playback = _Playback(sample_rate, backend, device, paced=True)
 
     async def send(self, pcm: bytes) -> None:
         self.playback.play(pcm)
