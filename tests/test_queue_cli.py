@@ -28,7 +28,7 @@ def assistant(world: World, *args: str, clock: str = "2025-01-06T10:00:00") -> s
     for part in ("intents", "nlu_data", "adapters"):
         if not (folder / part).exists():
             (folder / part).symlink_to(REPO / part)
-    raw = json.loads(json.dumps(load_config().raw))
+    raw = json.loads(json.dumps(load_config().raw, default=str))  # plain dicts (campaigns' holidays as text)
     raw["adapters"] = {**raw["adapters"], "kind": "sandbox", "sandbox": {"db": str(world.bank_path), "clock": clock}}
     (folder / "config.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     result = subprocess.run([str(ASSISTANT), "queue", *args], capture_output=True, text=True, timeout=120,
@@ -82,11 +82,12 @@ def test_a_due_callback_is_dispatched_once_by_separate_processes_and_confirmed_b
     call = world.call()
     call.keys("0")
     call.keys("2")
-    call.keys("1")  # nobody staffed: booked for now, 10:00
+    call.keys("1")  # nobody on duty: booked for the general shift's next start, 2025-01-07 08:00
     ticket = call.turns[0].escalation
     assert assistant(world, "sms-reply", CALLER, "1").stdout.strip() == "confirmed"
     assert assistant(world, "agent", "王芳", "--skills", "general").returncode == 0
-    first = lines(assistant(world, "dispatch", "--json", clock="2025-01-06T10:01:00"))
+    assert lines(assistant(world, "dispatch", "--json", clock="2025-01-06T10:01:00")) == []  # not due yet
+    first = lines(assistant(world, "dispatch", "--json", clock="2025-01-07T08:01:00"))
     assert [(e["ticket"], e["agent"], e["callback"]["confirmation"]) for e in first] == [(ticket, "王芳", "confirmed")]
-    assert lines(assistant(world, "dispatch", "--json", clock="2025-01-06T10:02:00")) == []
+    assert lines(assistant(world, "dispatch", "--json", clock="2025-01-07T08:02:00")) == []
     assert lines(assistant(world, "callbacks", "--json")) == []
