@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
+import wave
 from pathlib import Path
 
 import pytest
-from secret_scan import secrets_in, seeded_secrets, written_texts
+from secret_scan import secrets_in, seeded_secrets, wav_keys, written_texts
 
 
 def test_the_seeded_pins_and_card_numbers_are_looked_for() -> None:
@@ -51,3 +52,16 @@ def test_the_demo_pin_is_found_in_words_and_groups(written: str) -> None:
 @pytest.mark.parametrize("written", ["卡号************1234", "尾号1234", "密码是****", "转五百块", "14\n7258"])
 def test_masked_numbers_and_other_numbers_are_not_secrets(written: str) -> None:
     assert secrets_in(seeded_secrets(), written) == set()
+
+
+def test_a_wav_cut_off_inside_a_frame_is_still_listened_to() -> None:
+    from test_recording import RATE, tones
+    with tempfile.TemporaryDirectory() as folder:  # not the run's temporary folders, which the scan reads
+        path = Path(folder) / "cut.wav"
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(RATE)
+            wav.writeframes(tones("147258") + bytes(1000))
+        path.write_bytes(path.read_bytes()[:-1])  # cut inside the last sample; the header still claims it
+        assert wav_keys(path) == ["147258"]
