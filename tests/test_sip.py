@@ -122,10 +122,10 @@ async def until(condition: Any, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def serve(opener: Any, max_calls: int, test: Any) -> Any:
+def serve(opener: Any, max_calls: int, test: Any, **settings: Any) -> Any:
     """Runs `await test(server)` with a started server, and stops it whatever happens."""
     async def run() -> Any:
-        server = SipServer(HOST, SIP_PORT, opener, max_calls)
+        server = SipServer(HOST, SIP_PORT, opener, max_calls, **settings)
         await server.start()
         try:
             return await test(server)
@@ -249,6 +249,22 @@ def test_a_call_over_the_limit_gets_503_and_the_others_go_on(tmp_path: Path, exe
 
     serve(calls, 1, test)
     assert len(calls.opened) == 1 and [d.digit for d in calls.opened[0][1].of(Dtmf)] == ["5"]
+
+
+def test_an_answered_call_with_no_rtp_is_hung_up(tmp_path: Path, executor: ThreadPoolExecutor) -> None:
+    calls = Calls(executor)
+
+    async def test(server: SipServer) -> float:
+        began = time.monotonic()
+        code, err = await sipp("silent.xml", tmp_path)
+        assert code == 0, err  # the assistant sent BYE, and the caller's 200 ended the call
+        return time.monotonic() - began
+
+    waited = serve(calls, 2, test, rtp_idle_s=2.0)
+    assert 2.0 <= waited < 6.0  # the idle time and at most a look of the once-a-second watch later
+    (session, far), = calls.opened
+    assert session.ended and isinstance(far.frames[-1][1], EndOfCall)
+    assert not any(any(chunk.pcm) for chunk in far.of(AudioChunk))  # the bridge's silence, nothing heard
 
 
 # -- the real assistant --

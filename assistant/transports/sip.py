@@ -167,8 +167,9 @@ class SipServer:
     up, two per call."""
 
     def __init__(self, host: str, port: int, open_call: CallOpener, max_calls: int,
-                 rtp_port: int | None = None, trunk: str | None = None) -> None:
-        """`trunk`: HOST:PORT of the SIP peer outbound calls go to (None: `originate` refuses)."""
+                 rtp_port: int | None = None, trunk: str | None = None, rtp_idle_s: float = RTP_IDLE_S) -> None:
+        """`trunk`: HOST:PORT of the SIP peer outbound calls go to (None: `originate` refuses);
+        `rtp_idle_s`: an answered call whose far end sends no RTP this long (not on hold) is hung up."""
         if max_calls < 1:
             raise AssistantError(f"SIP: max_calls must be at least 1, not {max_calls}")
         if max_calls > PJSUA_MAX_CALLS - SPARE_SLOTS:
@@ -180,6 +181,7 @@ class SipServer:
         self.open_call = open_call
         self.max_calls = max_calls
         self.trunk = trunk
+        self.rtp_idle_s = rtp_idle_s
         self.stats: list[CallStats] = []  # one per finished call, newest last
         self._lines: dict[int, _Line] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -334,6 +336,8 @@ class SipServer:
 
     def _dtmf(self, key: int, digit: str) -> None:
         line = self._lines.get(key)
+        # joined to an agent, keys go nowhere: not to the session, which no longer listens, and not to the
+        # agent's phone, so an agent never learns a key a caller presses (a PIN among them)
         if line is not None and line.session is not None and not line.bridged:
             line.session.push(Dtmf(digit))
 
@@ -416,6 +420,9 @@ class _Stack(threading.Thread):
     def _create(self) -> int:
         server = self.server
         endpoint = self.endpoint = pj.Endpoint()
+        # libCreate logs its start-up to stdout before any EpConfig applies (a campaign run's output
+        # would begin with PJSIP's lines): pjlib's own level, set first, keeps it quiet
+        ctypes.CDLL(pj._pjsua2.__file__).pj_log_set_level(ctypes.c_int(0))
         endpoint.libCreate()
         config = pj.EpConfig()
         config.uaConfig.threadCnt = 0  # this thread polls: no PJSIP worker threads calling Python
@@ -560,7 +567,7 @@ class _Stack(threading.Thread):
     def _watch_media(self) -> None:
         """Once a second: a dial PJSIP never ended LOST_DIAL_S after its ring timeout is given up as
         failed, so its caller is never left waiting; an answered call whose far end has sent no RTP
-        for RTP_IDLE_S while not on hold is hung up (the peer vanished without a BYE)."""
+        for the server's rtp_idle_s while not on hold is hung up (the peer vanished without a BYE)."""
         now = time.monotonic()
         if now < self.next_watch:
             return
@@ -584,8 +591,8 @@ class _Stack(threading.Thread):
                 continue
             if packets != call.rtp_seen[1]:
                 call.rtp_seen = (now, packets)
-            elif now - call.rtp_seen[0] >= RTP_IDLE_S:
-                log.warning("SIP call %s: no RTP for %g s; hanging up", call.sip_call_id, RTP_IDLE_S)
+            elif now - call.rtp_seen[0] >= self.server.rtp_idle_s:
+                log.warning("SIP call %s: no RTP for %g s; hanging up", call.sip_call_id, self.server.rtp_idle_s)
                 call.rtp_seen = (float("inf"), packets)  # once
                 self.hang_up(call.key)
 
