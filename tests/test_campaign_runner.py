@@ -7,7 +7,9 @@ real one).
 """
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +22,12 @@ from assistant.core.errors import AssistantError
 from assistant.core.dialing import Dialed, OutboundCall
 from assistant.core.turn import Turn
 from assistant.queue.handoff import HandOffQueue
+from assistant.campaigns.report import report
+from assistant.runtime.campaigns import CampaignService, Texts
 from assistant.runtime.desk import Desk
 from assistant.storage.calls import CallStore
-from domain.clock import PinnedClock
-from domain.config import load_config
+from domain.clock import PinnedClock, in_beijing
+from domain.config import Config, load_config
 
 pytestmark = pytest.mark.both_databases
 MONDAY = datetime(2026, 3, 2, 10, 0)
@@ -100,6 +104,38 @@ def test_a_later_success_overwrites_a_provisional_no_answer(call_database: str) 
     assert [a["outcome"] for a in runner.store.attempts(runner.store.contacts(made.id)[0].id)] == ["no_answer", "completed"]
 
 
+def test_a_customer_every_call_missed_is_sent_a_text_once_archived_as_an_attempt(call_database: str,
+                                                                                  tmp_path: Path) -> None:
+    base = load_config()
+    adapters = {**base.section("adapters"), "sandbox": {"db": str(tmp_path / "bank.sqlite"), "clock": None}}
+    config = Config({**base.raw, "adapters": adapters}, base.root)
+    runner, made, trunk, clock, calls = campaign(call_database, "service_followup", {
+        "13900000010": ["busy", "no_answer", "failed", "no_answer"], "13900000011": [{"ending": "completed"}]})
+    runner.notices = Texts(Desk(config, call_database, clock))
+    for _ in range(10):  # two days: 2 attempts a day, 4 in all
+        runner.run(made, until_idle=True)
+        clock.advance(hours=4)
+    missed, reached = runner.store.contacts(made.id)
+    assert [(a["method"], a["outcome"]) for a in runner.store.attempts(missed.id)] == [
+        ("phone", "busy"), ("phone", "no_answer"), ("phone", "failed"), ("phone", "no_answer"), ("sms", "sent")]
+    assert [a["method"] for a in runner.store.attempts(reached.id)] == ["phone"]
+    bank = sqlite3.connect(tmp_path / "bank.sqlite")
+    assert bank.execute("SELECT phone, text FROM outbox").fetchall() == [
+        ("13900000010", "【示范银行】" + Catalog.load(config.intents_dir).prompts["sms_unreached"])]
+    bank.close()
+    figures = report(runner.store, runner.rules, made)
+    assert figures["outcomes"]["no_answer"] == 2 and figures["messages"] == {"sms_sent": 1, "sms_not_sent": 0}
+    assert figures["results"] == {"completed": 1, "no_answer": 1}
+
+
+def test_a_purpose_tells_the_unreached_only_by_a_known_method() -> None:
+    config = load_config()
+    section = config.section("campaigns")
+    marketing = {**section["purposes"]["marketing"], "unreached": "pigeon"}
+    with pytest.raises(AssistantError, match="marketing: unreached must be sms"):
+        CallingRules.from_config({**section, "purposes": {**section["purposes"], "marketing": marketing}})
+
+
 def test_a_refusal_stops_further_calls_for_the_purpose(call_database: str) -> None:
     runner, made, trunk, clock, calls = campaign(call_database, "marketing", {"13900000006": [{"ending": "refused"}]})
     runner.run(made, until_idle=True)
@@ -109,6 +145,33 @@ def test_a_refusal_stops_further_calls_for_the_purpose(call_database: str) -> No
     assert runner.run(other, until_idle=True) == 0
     assert runner.store.contacts(other.id)[0].result == "do_not_call"
     assert len(trunk.dialed) == 1
+
+
+def test_a_number_listed_after_the_campaign_was_made_is_not_dialed_until_its_listing_ends(call_database: str) -> None:
+    runner, made, trunk, clock, calls = campaign(call_database, "collections",
+                                                 {"13900000007": ["busy", "busy"], "13900000008": ["busy", "busy"]})
+    service = CampaignService(load_config(), clock, call_database)
+    assert service.add_do_not_call("139-0000-0007", "*", days=None, reason="asked") is None  # bank-wide, for good
+    assert service.add_do_not_call("13900000008", "collections", days=2, reason="court") == in_beijing(datetime(2026, 3, 4, 10, 0))
+    runner.run(made, until_idle=True)
+    assert trunk.dialed == []
+    clock.advance(days=2, minutes=1)
+    runner.run(made, until_idle=True)
+    assert [number for number, _ in trunk.dialed] == ["13900000008"]
+    results = {contact.phone: contact.result for contact in runner.store.contacts(made.id)}
+    assert results["13900000007"] == "do_not_call"
+
+
+@pytest.mark.parametrize("phone, purpose, says", [
+    ("call me", "*", "'call me' is not a phone number"),
+    ("13900000009", "lottery", "unknown purpose"),
+])
+def test_a_do_not_call_listing_names_a_number_and_a_purpose(call_database: str, phone: str, purpose: str,
+                                                            says: str) -> None:
+    service = CampaignService(load_config(), PinnedClock(MONDAY), call_database)
+    with pytest.raises(AssistantError, match=says):
+        service.add_do_not_call(phone, purpose, days=None, reason="asked")
+    assert service.store.do_not_call() == []
 
 
 @pytest.mark.parametrize("function, says", [

@@ -7,6 +7,7 @@ Rates are over the contacts attempted at least once (0.0 when none was):
     no_answer_rate      final "no answer": every attempt used up unreached
     dissatisfaction_rate  of the completed surveys, the unhappy ones (for complaint follow-up: the
                         complaint-handling dissatisfaction rate)
+`messages` counts the texts sent (and not sent) to customers every call missed.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from assistant.campaigns.rules import CallingRules
 from assistant.campaigns.runner import (ANSWERED, ANSWERED_OUTCOMES, COMPLETED, NO_ANSWER, REFUSED, SATISFACTION,
                                         WRONG_PERSON)
-from assistant.campaigns.store import Campaign, CampaignStore
+from assistant.campaigns.store import NOT_SENT, SENT, SMS, Campaign, CampaignStore
 from assistant.core.dialing import OUTCOMES
 
 OUTCOME_KEYS = (*OUTCOMES, COMPLETED, REFUSED, WRONG_PERSON)  # answered, busy, no_answer, failed, ...
@@ -42,6 +43,7 @@ def report(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dic
 
     reached = store.reached(campaign.id, ANSWERED_OUTCOMES)
     right_party = store.reached(campaign.id, (ANSWERED, COMPLETED, REFUSED))
+    messages = store.outcome_counts(campaign.id, SMS)
     return {
         "campaign": campaign.name, "purpose": campaign.purpose, "mode": campaign.mode, "source": campaign.source,
         "contacts": contacts, "attempted": attempted, "pending": pending,
@@ -55,4 +57,5 @@ def report(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dic
         "satisfaction": dict(sorted(Counter(scores).items())),
         "dissatisfaction_rate": rate(unhappy, len(scores)),
         "complaint_tickets": tickets,
+        "messages": {f"{SMS}_{outcome}": messages.get(outcome, 0) for outcome in (SENT, NOT_SENT)},
     }

@@ -21,7 +21,9 @@ from domain.clock import in_beijing
 RETRIED = tuple(outcome for outcome in OUTCOMES if outcome != "answered")  # busy, no_answer, failed
 FOREVER = "forever"
 _SEARCH_DAYS = 400  # the next calling day lies within a year (a purpose whose hours never come is refused on load)
-_PURPOSE_KEYS = {"function", "hours", "on_holidays", "per_day", "total", "complaint_skill", "refusal_do_not_call_days"}
+_PURPOSE_KEYS = {"function", "hours", "on_holidays", "per_day", "total", "complaint_skill", "refusal_do_not_call_days",
+                 "unreached"}
+UNREACHED_METHODS = ("sms",)  # how a customer every call missed is told (e-mail and letter: not yet)
 _REQUIRED_KEYS = {"function", "hours", "per_day", "total", "complaint_skill"}
 
 
@@ -37,6 +39,7 @@ class Purpose:
     complaint_skill: str  # the skill group an unhappy or unfinished result's ticket waits in
     refusal_days: int | None  # a refusal keeps the number off this purpose's lists this long
     refusal_forever: bool  # ... or for good
+    unreached: str | None = None  # a contact whose attempts are used up unreached is sent this (sms), or nothing
 
     def calling_day(self, day: date, holidays: frozenset[date]) -> bool:
         return self.on_holidays or day not in holidays
@@ -125,8 +128,11 @@ def _purpose(name: str, rule: Any, functions: Collection[str] | None) -> Purpose
     refusal = rule.get("refusal_do_not_call_days")
     forever = refusal == FOREVER
     days = None if refusal is None or forever else int(_number(refusal, f"{name}: refusal_do_not_call_days"))
+    unreached = rule.get("unreached")
+    if unreached is not None and unreached not in UNREACHED_METHODS:
+        raise AssistantError(f"{where}: unreached must be {' or '.join(UNREACHED_METHODS)} (or left out), not {unreached!r}")
     return Purpose(name, function, opens, closes, bool(rule.get("on_holidays", False)), per_day, total,
-                   str(rule["complaint_skill"]), days, forever)
+                   str(rule["complaint_skill"]), days, forever, unreached)
 
 
 def _hours(text: str, where: str) -> tuple[time, time]:

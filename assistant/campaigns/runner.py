@@ -2,14 +2,15 @@
 
 At every decision, in this order: the purpose's calling window must be open now (else nothing is dialed
 until it opens); the contact due soonest is claimed; a number on the purpose's or the bank-wide
-do-not-call list is closed undialed; a contact whose attempts are used up is closed as a final "no
-answer"; one that had its day's attempts is put off to the next calling day. The rules are read at the
+do-not-call list is closed undialed (put off until the listing ends, if it does); a contact whose
+attempts are used up is closed as a final "no answer"; one that had its day's attempts is put off to the next calling day. The rules are read at the
 dial, so a number listed or a cap lowered after the list was loaded still counts.
 
 An answered call opens with the purpose's function (its script in intents/), knowing the contact's
 context. After the call: busy, no answer or failed is a provisional "no answer", retried after the outcome's
 delay (on the next calling day once the day's attempts are used) until the attempts are used up, when
-it becomes final; a completed survey is the result (a later success overwrites a provisional no answer),
+it becomes final (and, if the purpose says `unreached: sms`, the customer is sent a text, archived as an
+attempt of its own); a completed survey is the result (a later success overwrites a provisional no answer),
 and an unhappy one opens a complaint ticket; an answered call that did not finish the survey is
 "unfinished" and opens one too; a refusal ends the contact and lists the number as the purpose's rule
 says; a wrong person ends the contact.
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from assistant.campaigns.rules import RETRIED, CallingRules, Purpose
-from assistant.campaigns.store import DONE, DUE, Attempt, Campaign, CampaignStore, Contact, Progress
+from assistant.campaigns.store import DONE, DUE, NOT_SENT, PHONE, SENT, Attempt, Campaign, CampaignStore, Contact, Progress
 from assistant.core.dialing import TICKET, Dialed, Dialer, OutboundCall
 from domain.clock import Clock
 
@@ -60,6 +61,12 @@ class AnsweredCalls(Protocol):
     def result(self, call_id: str) -> Answered: ...
 
 
+class Notices(Protocol):
+    """How a customer every call missed is told (runtime/campaigns.py: the back end's SMS action)."""
+
+    def send(self, method: str, phone: str) -> bool: ...
+
+
 class Complaints(Protocol):
     """Where unhappy results go: the hand-off queue (assistant/queue/handoff.py HandOffQueue)."""
 
@@ -68,7 +75,8 @@ class Complaints(Protocol):
 
 class Runner:
     def __init__(self, store: CampaignStore, rules: CallingRules, dialer: Dialer, calls: AnsweredCalls,
-                 complaints: Complaints, clock: Clock, ring_timeout_s: float = 30.0) -> None:
+                 complaints: Complaints, clock: Clock, ring_timeout_s: float = 30.0,
+                 notices: Notices | None = None) -> None:
         self.store = store
         self.rules = rules
         self.dialer = dialer
@@ -76,6 +84,7 @@ class Runner:
         self.complaints = complaints
         self.clock = clock
         self.ring_timeout_s = ring_timeout_s
+        self.notices = notices
 
     def next_contact(self, campaign: Campaign) -> Contact | None:
         """The contact to dial now, claimed; None when the window is shut or nobody is due."""
@@ -84,10 +93,14 @@ class Runner:
         if not self.rules.may_dial(purpose, now):
             return None
         while (contact := self.store.claim_next(campaign.id, _stamp(now))) is not None:
-            if self.store.on_do_not_call(contact.phone, purpose.name, _stamp(now)):
+            listed_until = self.store.listed_until(contact.phone, purpose.name, _stamp(now))
+            if listed_until is None:
                 self.store.close(contact.id, DO_NOT_CALL)
-            elif contact.attempts >= purpose.total:
+            elif listed_until:  # off the list for a while (a court order, a cooling-off): due again when it ends
+                self.store.defer(contact.id, listed_until)
+            elif contact.attempts >= purpose.total:  # the cap was lowered since its last attempt
                 self.store.close(contact.id, NO_ANSWER)
+                self._tell_unreached(purpose, contact, now)
             elif contact.day == now.date().isoformat() and contact.day_attempts >= purpose.per_day:
                 self.store.defer(contact.id, _stamp(self.rules.next_day(purpose, now)))
             else:
@@ -103,11 +116,13 @@ class Runner:
         dialed = self.dialer.originate(call, self.ring_timeout_s)
         answered = self.calls.result(dialed.call_id) if dialed.outcome == ANSWERED else None
         outcome = answered.outcome if answered else dialed.outcome
-        attempt = Attempt("phone", outcome, answered.answers if answered else {}, dialed.call_id or None,
+        attempt = Attempt(PHONE, outcome, answered.answers if answered else {}, dialed.call_id or None,
                           dialed.sip_status, dialed.talked_s, dialed.detail, answered.recording if answered else None)
         now = self.clock()
         progress = self._progress(purpose, contact, attempt, dialed, now)
         self.store.record(contact, attempt, progress, _stamp(now), now.date().isoformat())
+        if progress.final and progress.result == NO_ANSWER:
+            self._tell_unreached(purpose, contact, now)
         log.info("campaign %s: contact %d %s → %s", campaign.name, contact.id, outcome, progress.result)
         return progress
 
@@ -159,6 +174,13 @@ class Runner:
                 slots={**contact.context, **{k: str(v) for k, v in attempt.answers.items()}},
                 transcript=[])
         return Progress(DONE, result, final=True, ticket=ticket)
+
+    def _tell_unreached(self, purpose: Purpose, contact: Contact, now: datetime) -> None:
+        """A contact every call missed is told by the purpose's `unreached` method, an attempt of its own."""
+        if purpose.unreached is None or self.notices is None:
+            return
+        sent = self.notices.send(purpose.unreached, contact.phone)
+        self.store.archive(contact, Attempt(purpose.unreached, SENT if sent else NOT_SENT, {}), _stamp(now))
 
     def _unhappy(self, attempt: Attempt) -> bool:
         score = attempt.answers.get(SATISFACTION)

@@ -22,6 +22,8 @@ from assistant.storage.database import Database, Row
 
 DUE, DIALING, DONE = "due", "dialing", "done"
 BANK_WIDE = "*"
+PHONE, SMS = "phone", "sms"  # attempts' methods
+SENT, NOT_SENT = "sent", "not_sent"  # a message attempt's outcomes
 MODES = ("agentless", "preview", "progressive")
 
 SCHEMA = """
@@ -87,8 +89,8 @@ class Contact:
 class Attempt:
     """One attempt as archived."""
 
-    method: str  # phone (sms, email and letter share the table)
-    outcome: str  # answered, completed, busy, no_answer, failed, refused, wrong_person
+    method: str  # phone, or sms (e-mail and letter would share the table)
+    outcome: str  # a dial's: answered, completed, busy, no_answer, failed, refused, wrong_person; a message's: sent, not_sent
     answers: dict[str, Any]
     call_id: str | None = None
     sip_status: int | None = None
@@ -181,15 +183,19 @@ class CampaignStore:
         return self.db.value("SELECT next_due_at FROM campaign_contacts WHERE campaign = ? AND state = 'due' "
                              "ORDER BY next_due_at LIMIT 1", (campaign,))
 
+    def archive(self, contact: Contact, attempt: Attempt, at: str) -> None:
+        """An attempt kept with the contact's others (a message sent; `record` for a dial)."""
+        self.db.execute(
+            "INSERT INTO campaign_attempts (campaign, contact, at, method, outcome, answers, call_id, sip_status, "
+            "talked_s, detail, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (contact.campaign, contact.id, at, attempt.method, attempt.outcome, _json(attempt.answers),
+             attempt.call_id, attempt.sip_status, attempt.talked_s, attempt.detail, attempt.recording))
+
     def record(self, contact: Contact, attempt: Attempt, progress: Progress, at: str, day: str) -> None:
-        """An attempt archived and the contact moved on, in one transaction."""
+        """A dial's attempt archived and the contact moved on, in one transaction."""
         day_attempts = contact.day_attempts + 1 if contact.day == day else 1
         with self.db.write():
-            self.db.execute(
-                "INSERT INTO campaign_attempts (campaign, contact, at, method, outcome, answers, call_id, sip_status, "
-                "talked_s, detail, recording) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (contact.campaign, contact.id, at, attempt.method, attempt.outcome, _json(attempt.answers),
-                 attempt.call_id, attempt.sip_status, attempt.talked_s, attempt.detail, attempt.recording))
+            self.archive(contact, attempt, at)
             self.db.execute(
                 "UPDATE campaign_contacts SET state = ?, next_due_at = COALESCE(?, next_due_at), attempts = attempts + 1, "
                 "day = ?, day_attempts = ?, result = ?, final = ?, ticket = COALESCE(?, ticket) WHERE id = ?",
@@ -198,9 +204,14 @@ class CampaignStore:
 
     # Do not call.
 
-    def on_do_not_call(self, phone: str, purpose: str, now: str) -> bool:
-        return self.db.value("SELECT 1 FROM do_not_call WHERE phone = ? AND purpose IN (?, ?) "
-                             "AND (until IS NULL OR until > ?) LIMIT 1", (phone, purpose, BANK_WIDE, now)) is not None
+    def listed_until(self, phone: str, purpose: str, now: str) -> str | None | bool:
+        """When `phone`'s listing for `purpose` (or bank-wide) ends: None for good, False if not listed now."""
+        rows = self.db.rows("SELECT until FROM do_not_call WHERE phone = ? AND purpose IN (?, ?) "
+                            "AND (until IS NULL OR until > ?)", (phone, purpose, BANK_WIDE, now))
+        if not rows:
+            return False
+        ends = [row["until"] for row in rows]
+        return None if None in ends else max(ends)
 
     def add_do_not_call(self, phone: str, purpose: str, reason: str, now: str, until: str | None) -> None:
         """`purpose` '*' for every purpose; `until` None for good. A number already listed gets the later end."""
@@ -215,9 +226,9 @@ class CampaignStore:
 
     # Figures (report.py).
 
-    def outcome_counts(self, campaign: int) -> dict[str, int]:
-        rows = self.db.rows("SELECT outcome, COUNT(*) AS n FROM campaign_attempts WHERE campaign = ? GROUP BY outcome",
-                            (campaign,))
+    def outcome_counts(self, campaign: int, method: str = PHONE) -> dict[str, int]:
+        rows = self.db.rows("SELECT outcome, COUNT(*) AS n FROM campaign_attempts WHERE campaign = ? AND method = ? "
+                            "GROUP BY outcome", (campaign, method))
         return {row["outcome"]: int(row["n"]) for row in rows}
 
     def result_counts(self, campaign: int) -> list[Row]:

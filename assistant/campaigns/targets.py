@@ -25,6 +25,12 @@ PHONE = re.compile(r"^\+?\d{5,15}$")
 _CRITERION = re.compile(r"^([a-z_]+)(?::(\d+)(?:-(\d+))?)?$")
 
 
+def phone_number(text: str) -> str | None:
+    """A phone number as lists keep it (spaces and dashes dropped), or None if `text` is not one."""
+    phone = text.strip().replace(" ", "").replace("-", "")
+    return phone if PHONE.match(phone) else None
+
+
 def read_csv(path: Path) -> list[Target]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
@@ -40,8 +46,8 @@ def read_csv(path: Path) -> list[Target]:
         raise AssistantError(f"{path}: no {sorted(missing)[0]} column (the CSV needs customer_id,phone)")
     targets = []
     for line, row in enumerate(rows, start=2):
-        phone = (row.get("phone") or "").strip().replace(" ", "").replace("-", "")
-        if not PHONE.match(phone):
+        phone = phone_number(row.get("phone") or "")
+        if phone is None:
             raise AssistantError(f"{path}:{line}: phone {row.get('phone')!r} is not a phone number")
         context = {key: (value or "").strip() for key, value in row.items()
                    if key not in ("customer_id", "phone") and key is not None and (value or "").strip()}

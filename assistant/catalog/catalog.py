@@ -102,6 +102,7 @@ PROMPTS: dict[str, frozenset[str]] = {
     "sms_confirmed": frozenset({"when"}),
     "sms_change": frozenset(),            # reply 2: asks for the time that suits
     "sms_unclear": frozenset(),           # a reply that is neither 1, 2 nor a time
+    "sms_unreached": frozenset(),         # a campaign's customer every call missed (config.yml campaigns: unreached: sms)
 }
 # The roles of the back-end actions the dialog runs itself (dialogue.yml `actions:`), each with the
 # params the dialog passes it or reads from the function that has it.

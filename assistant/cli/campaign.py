@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from assistant.runtime.campaigns import CampaignService
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Outbound campaigns: follow-ups, collections, marketing.")
+do_not_call_app = typer.Typer(no_args_is_help=True, help="Numbers no campaign may dial: for one purpose or bank-wide.")
+campaign_app.add_typer(do_not_call_app, name="do-not-call")
 
 
 def _service(now: Optional[str] = None) -> CampaignService:
@@ -62,3 +64,27 @@ def report(
         return
     for key, value in figures.items():
         print(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+
+
+@do_not_call_app.command("add")
+def add_do_not_call(
+    phone: str = typer.Argument(..., help="the number, as a list gives it"),
+    purpose: str = typer.Option("*", "--purpose", help="one purpose (config.yml campaigns: purposes:), or * for all"),
+    days: Optional[int] = typer.Option(None, "--days", min=1, help="for this many days (default: for good)"),
+    reason: str = typer.Option("asked", "--reason", help="why, as the list keeps it (e.g. asked, complaint, court)"),
+) -> None:
+    """Keep a number off the lists; checked at every dial, so campaigns already made obey it too."""
+    until = _service().add_do_not_call(phone, purpose, days, reason)
+    print(f"{phone}: not called for {'any purpose' if purpose == '*' else purpose} "
+          f"{'for good' if until is None else 'until ' + until.isoformat(timespec='minutes')}")
+
+
+@do_not_call_app.command("list")
+def list_do_not_call(as_json: bool = typer.Option(False, "--json", help="one JSON array")) -> None:
+    """The do-not-call list: number, purpose (* for all), since, until (empty: for good), reason."""
+    rows = [dict(row) for row in _service().store.do_not_call()]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        print(f"{row['phone']}  {row['purpose']}  since {row['added_at']}  until {row['until'] or '-'}  {row['reason']}")

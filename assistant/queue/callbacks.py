@@ -98,7 +98,7 @@ class Callbacks:
         """The ticket becomes a callback at `due` (a local ISO time); whether the SMS went out."""
         self.queue.tickets.book_callback(ticket, phone, _stamp(self.queue, due), preferred, crm_ticket)
         log.info("ticket %d: callback booked for %s", ticket, due)
-        return self._sms(phone, self._booked_text(phone, due))
+        return self.send_sms(phone, self._booked_text(phone, due))
 
     def reply(self, phone: str, text: str) -> str:
         """An inbound SMS reply from `phone` to its latest booked callback; what it did."""
@@ -112,17 +112,17 @@ class Callbacks:
             done = CONFIRMED if answer == CONFIRM else CHANGE_REQUESTED
             tickets.confirm_callback(ticket, done)
             if done == CONFIRMED:
-                self._sms(phone, render(self.prompts["sms_confirmed"], {"when": self.say_time(due)}))
+                self.send_sms(phone, render(self.prompts["sms_confirmed"], {"when": self.say_time(due)}))
             else:
-                self._sms(phone, self.prompts["sms_change"])
+                self.send_sms(phone, self.prompts["sms_change"])
             return done
         preferred = self._time_in(answer)
         if preferred is None:
-            self._sms(phone, self.prompts["sms_unclear"])
+            self.send_sms(phone, self.prompts["sms_unclear"])
             return UNCLEAR
         due = self.plan(booked.skill, preferred, ticket)
         tickets.move_callback(ticket, _stamp(self.queue, due), preferred)
-        self._sms(phone, self._booked_text(phone, due))
+        self.send_sms(phone, self._booked_text(phone, due))
         return REBOOKED
 
     def dispatch(self) -> list[Entry]:
@@ -200,7 +200,7 @@ class Callbacks:
                 if tickets.call_back_cut_off(ticket, phone, self.queue.stamp(now)):
                     log.warning("ticket %d: the caller was cut off (their worker stopped): callback to %s booked now",
                                 ticket, tail(phone))
-                    self._sms(phone, self._booked_text(phone, _local(now)))
+                    self.send_sms(phone, self._booked_text(phone, _local(now)))
                     swept.append(ticket)
             elif tickets.cut_off(ticket, _NO_NUMBER):
                 log.warning("ticket %d: the caller was cut off (their worker stopped) and cannot be called back: "
@@ -215,13 +215,14 @@ class Callbacks:
         now = self.queue.clock().replace(tzinfo=None)  # slot times are local
         return canonical_slots([{"entity": "when", "value": text}], text, _NO_LOOKUPS, now).get("when")
 
-    def _sms(self, phone: str, text: str) -> bool:
+    def send_sms(self, phone: str, text: str) -> bool:
+        """A text through the back end's SMS action; whether it went out."""
         if self.sms_action is None:
             return False
         key = f"sms-{uuid.uuid4().hex}"
         outcome = run_settled(self.backend, self.sms_action, {"phone": phone, "text": text}, customer_id=None, key=key)
         if outcome.status != OK:
-            log.warning("callback SMS to %s not sent: %s %s", tail(phone), outcome.status, outcome.reason)
+            log.warning("SMS to %s not sent: %s %s", tail(phone), outcome.status, outcome.reason)
         return outcome.status == OK
 
 

@@ -15,8 +15,8 @@ from assistant.campaigns.report import report
 from assistant.campaigns.results import RecordedCalls
 from assistant.campaigns.rules import CallingRules
 from assistant.campaigns.runner import Runner
-from assistant.campaigns.store import Campaign, CampaignStore, Target
-from assistant.campaigns.targets import Sources, read_csv, select
+from assistant.campaigns.store import BANK_WIDE, Campaign, CampaignStore, Target
+from assistant.campaigns.targets import Sources, phone_number, read_csv, select
 from assistant.catalog.catalog import Catalog
 from assistant.core.errors import AssistantError
 from assistant.queue.handoff import HandOffQueue
@@ -37,6 +37,16 @@ def clock_from(now: Optional[str], config: Config) -> Clock:
         raise AssistantError(f"--now must be a time like 2026-03-02T10:00:00, not {now!r}") from None
     began = time.monotonic()
     return lambda: start + timedelta(seconds=time.monotonic() - began)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Customers every call missed get the catalog's `sms_unreached` through the back end's SMS action."""
+
+    desk: Desk
+
+    def send(self, method: str, phone: str) -> bool:
+        return self.desk.callbacks.send_sms(phone, self.desk.catalog.prompts["sms_unreached"])
 
 
 @dataclass
@@ -76,10 +86,23 @@ class CampaignService:
         try:
             ring_s = dial_settings(self.config.section("telephony")).ring_s
             runner = Runner(self.store, self.rules, dialer, RecordedCalls(self.calls.db),
-                            HandOffQueue(desk.callbacks), self.clock, ring_timeout_s=ring_s)
+                            HandOffQueue(desk.callbacks), self.clock, ring_timeout_s=ring_s, notices=Texts(desk))
             return runner.run(campaign, until_idle, lines)
         finally:
             dialer.close()
+
+    def add_do_not_call(self, phone: str, purpose: str, days: Optional[int], reason: str) -> Optional[datetime]:
+        """Keeps `phone` off `purpose`'s lists ('*': every purpose) for `days`, or for good; the end, if any."""
+        number = phone_number(phone)
+        if number is None:
+            raise AssistantError(f"{phone!r} is not a phone number")
+        if purpose != BANK_WIDE:
+            self.rules.purpose(purpose)
+        now = self.clock()
+        until = None if days is None else now + timedelta(days=days)
+        self.store.add_do_not_call(number, purpose, reason, self.calls.stamp(now),
+                                   None if until is None else self.calls.stamp(until))
+        return until
 
     def report(self, name: str) -> dict[str, Any]:
         return report(self.store, self.rules, self.store.campaign(name))

@@ -104,7 +104,8 @@ class VoiceService:
     def fixed_sentences(self) -> frozenset[str]:
         """Every sentence the catalog says word for word: worth synthesising once, at setup."""
         texts = list(self.catalog.replies.values())
-        texts += [prompt for prompt in self.catalog.prompts.values() if not list(names(prompt))]
+        texts += [prompt for name, prompt in self.catalog.prompts.items()
+                  if not list(names(prompt)) and not name.startswith("sms_")]  # text messages are never said
         for function in [*self.catalog.functions.values(), *self.catalog.outbound.values()]:
             texts += [slot.prompt for slot in function.slots]
             texts.append(render(function.opening, {}))
