@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from assistant.core.dialing import Dialed
 from assistant.core.errors import AssistantError
+from assistant.core.settings import numbers_above_zero
 from assistant.core.session import CallSession
 from assistant.queue.routing import CallQueue, PhoneTake
 from assistant.runtime.workers import _every, record_id
@@ -47,18 +48,7 @@ class AgentLines(Protocol):
 
 def bridge_settings(section: dict[str, Any]) -> BridgeSettings:
     """config.yml `telephony.agent_phones`."""
-    given = section.get("agent_phones") or {}
-    if not isinstance(given, dict) or set(given) - {"every_s", "ring_s"}:
-        raise AssistantError("config.yml: telephony: agent_phones: give every_s and/or ring_s")
-    defaults = BridgeSettings()
-    try:
-        settings = BridgeSettings(float(given.get("every_s", defaults.every_s)),
-                                  float(given.get("ring_s", defaults.ring_s)))
-    except (TypeError, ValueError) as error:
-        raise AssistantError(f"config.yml: telephony: agent_phones: every_s and ring_s are numbers ({error})") from None
-    if min(settings.every_s, settings.ring_s) <= 0:
-        raise AssistantError("config.yml: telephony: agent_phones: every_s and ring_s must be above 0")
-    return settings
+    return numbers_above_zero(BridgeSettings, section.get("agent_phones"), "telephony: agent_phones")
 
 
 class AgentBridge:

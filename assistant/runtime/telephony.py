@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.core.dialing import Dialed, OutboundCall
 from assistant.core.errors import AssistantError
+from assistant.core.settings import numbers_above_zero
 from assistant.core.frames import OUTBOUND, CallStarted
 from assistant.core.session import AudioSink, CallOpener, CallSession
 from assistant.dialog.reasons import CALLER_REQUEST
@@ -265,22 +266,8 @@ def trunk_address(section: dict[str, Any]) -> Address | None:
 
 def dial_settings(section: dict[str, Any]) -> DialSettings:
     """config.yml `telephony.ring_s` and `telephony.callbacks`."""
-    callbacks = section.get("callbacks") or {}
-    if not isinstance(callbacks, dict) or set(callbacks) - {"tries", "retry_s", "at_once", "every_s"}:
-        raise AssistantError("config.yml: telephony: callbacks: give tries, retry_s, at_once and/or every_s")
-    defaults = DialSettings()
-    try:
-        settings = DialSettings(int(callbacks.get("tries", defaults.tries)),
-                                float(callbacks.get("retry_s", defaults.retry_s)),
-                                int(callbacks.get("at_once", defaults.at_once)),
-                                float(callbacks.get("every_s", defaults.every_s)),
-                                float(section.get("ring_s", defaults.ring_s)))
-    except (TypeError, ValueError) as error:
-        raise AssistantError(f"config.yml: telephony: ring_s and callbacks: are numbers ({error})") from None
-    if min(settings.tries, settings.retry_s, settings.at_once, settings.every_s, settings.ring_s) <= 0:
-        raise AssistantError("config.yml: telephony: ring_s and callbacks: tries, retry_s, at_once, every_s "
-                             "must be above 0")
-    return settings
+    ring = numbers_above_zero(DialSettings, {"ring_s": section["ring_s"]} if "ring_s" in section else {}, "telephony")
+    return numbers_above_zero(DialSettings, section.get("callbacks"), "telephony: callbacks", ring_s=ring.ring_s)
 
 
 def _listening_line(name: str, address: Address, server: FrontEnd) -> str:

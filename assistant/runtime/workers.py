@@ -30,6 +30,7 @@ from typing import Any
 
 from assistant.core.dialing import TICKET, Dialed, Dialer, OutboundCall
 from assistant.core.errors import AssistantError
+from assistant.core.settings import numbers_above_zero
 from assistant.core.frames import OUTBOUND, CallStarted
 from assistant.core.session import AudioSink, CallOpener, CallSession
 from assistant.dialog.responder import Responder
@@ -177,17 +178,10 @@ class WatchSettings:
 
 def watch_settings(section: dict[str, Any]) -> WatchSettings:
     """config.yml `cluster:` (the worker id: $ASSISTANT_WORKER, else `worker`, else host:pid)."""
-    if set(section) - {"worker", "beat_s", "dead_after_s"}:
-        raise AssistantError("config.yml: cluster: give worker, beat_s and/or dead_after_s")
-    defaults = WatchSettings("")
-    try:
-        settings = WatchSettings(worker_id(str(section.get("worker") or "")),
-                                 float(section.get("beat_s", defaults.beat_s)),
-                                 float(section.get("dead_after_s", defaults.dead_after_s)))
-    except (TypeError, ValueError) as error:
-        raise AssistantError(f"config.yml: cluster: beat_s and dead_after_s are numbers ({error})") from None
-    if not 0 < 2 * settings.beat_s <= settings.dead_after_s:
-        raise AssistantError("config.yml: cluster: beat_s must be above 0 and dead_after_s at least two beats")
+    timing = {name: value for name, value in section.items() if name != "worker"}
+    settings = numbers_above_zero(WatchSettings, timing, "cluster", worker=worker_id(str(section.get("worker") or "")))
+    if 2 * settings.beat_s > settings.dead_after_s:
+        raise AssistantError("config.yml: cluster: dead_after_s must be at least two beats (2 × beat_s)")
     return settings
 
 

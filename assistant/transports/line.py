@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.core.errors import AssistantError
+from assistant.core.settings import numbers_above_zero
 from assistant.core.frames import AudioChunk, CallStarted, Dtmf, EndOfCall
 from assistant.core.session import AudioSink, CallOpener, CallSession
 from assistant.transports.text import KEYS
@@ -63,14 +64,8 @@ class LineSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> LineSettings:
-        try:
-            settings = cls(float(section.get("first_message_s", cls.first_message_s)),
-                           float(section.get("idle_s", cls.idle_s)))
-        except (TypeError, ValueError) as error:
-            raise AssistantError(f"config.yml: telephony: first_message_s and idle_s are seconds ({error})") from None
-        if min(settings.first_message_s, settings.idle_s) <= 0:
-            raise AssistantError("config.yml: telephony: first_message_s and idle_s must be above 0")
-        return settings
+        seconds = {name: section[name] for name in ("first_message_s", "idle_s") if name in section}
+        return numbers_above_zero(cls, seconds, "telephony")
 
 
 class Line:
