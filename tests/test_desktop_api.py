@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from starlette.websockets import WebSocketDisconnect
 
+from assistant.campaigns.store import Attempt, CampaignStore, Progress, Target
 from assistant.core.errors import AssistantError
 from assistant.desktop.accounts import NOT_LOGGED_IN, Accounts, LockedOut
 from assistant.desktop.auth import COOKIE
@@ -239,6 +240,25 @@ def test_roles_keep_to_their_endpoints(app: FastAPI) -> None:
     for response in (supervisor.post("/api/calls/next"), supervisor.put("/api/me/state", json={"state": "away"})):
         assert response.status_code == 403 and "for agents" in response.json()["detail"]
     assert TestClient(app).get("/api/stats").status_code == 401
+
+
+def test_the_supervisor_sees_every_campaign_with_its_figures(app: FastAPI, store: CallStore) -> None:
+    campaigns = CampaignStore(store.db)
+    assert desk(app, SUPERVISOR).get("/api/campaigns").json() == []
+    for name in ("spring", "summer"):
+        made = campaigns.create(name, "service_followup", "agentless", "list.csv",
+                                [Target("C1", "13900000001", {}), Target(None, "13900000002", {})], store.stamp())
+    contact = campaigns.claim_next(made.id, store.stamp())
+    assert contact is not None
+    campaigns.record(contact, Attempt("phone", "completed", {"satisfaction": "1"}, "c1"),
+                     Progress("done", "completed", final=True), store.stamp(), "2025-01-06")
+    shown = desk(app, SUPERVISOR).get("/api/campaigns").json()
+    assert [c["campaign"] for c in shown] == ["summer", "spring"]  # the newest first
+    summer = shown[0]
+    assert (summer["contacts"], summer["attempted"], summer["pending"], summer["completion_rate"]) == (2, 1, 1, 1.0)
+    assert summer["satisfaction"] == {"1": 1} and summer["dissatisfaction_rate"] == 1.0
+    assert summer["messages"] == {"sms_sent": 0, "sms_not_sent": 0}
+    assert desk(app, "王芳").get("/api/campaigns").json() == {"detail": "this is for supervisors only"}
 
 
 def test_end_then_wrap_up_with_a_disposition(app: FastAPI, store: CallStore, clock: PinnedClock) -> None:
@@ -525,9 +545,9 @@ def test_the_openapi_schema_lists_every_endpoint(app: FastAPI) -> None:
         "/api/queue": ["get"], "/api/callbacks": ["get"], "/api/dispositions": ["get"],
         "/api/calls/next": ["post"], "/api/calls/current": ["get"], "/api/calls/{ticket}": ["get"],
         "/api/calls/{ticket}/end": ["post"], "/api/calls/{ticket}/wrap-up": ["post"], "/api/stats": ["get"],
-        "/api/calls/{ticket}/recording": ["get"]}
+        "/api/calls/{ticket}/recording": ["get"], "/api/campaigns": ["get"]}
     assert {tag["name"] for tag in schema["tags"]} == {"session", "queue", "calls", "agent", "supervisor"}
-    assert {"Call", "WaitingCall", "Snapshot", "StatsOut", "Me", "Problem"} <= set(schema["components"]["schemas"])
+    assert {"Call", "WaitingCall", "Snapshot", "StatsOut", "CampaignOut", "Me", "Problem"} <= set(schema["components"]["schemas"])
     take = schema["paths"]["/api/calls/{ticket}/end"]["post"]
     assert {"200", "401", "403", "404", "409"} <= set(take["responses"]) and take["description"]
     assert "429" in schema["paths"]["/api/login"]["post"]["responses"]

@@ -17,6 +17,7 @@ import pytest
 from desk_server import PASSWORD, add_users, book_callback, hand_off, serving
 
 from adapters import backend_clock
+from assistant.campaigns.store import CampaignStore, Target
 from assistant.queue.routing import CallQueue
 from assistant.queue.settings import QueueSettings
 from assistant.storage.calls import CallStore
@@ -44,6 +45,8 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     assert queue.take_next("张伟").ticket == finished
     queue.finish("张伟")
     queue.wrap_up("张伟", "resolved")
+    CampaignStore(store.db).create("一月回访", "service_followup", "agentless", "list.csv",
+                                   [Target("C1", "13900000001", {}), Target(None, "13900000002", {})], store.stamp())
     store.db.close()
     return where
 
@@ -184,6 +187,10 @@ def test_the_supervisor_sees_the_figures_and_the_hourly_chart(page: Any) -> None
     expect(chart.locator("circle.level")).not_to_have_count(0)  # the service level line has points
     expect(page.locator("#agents")).to_contain_text("王芳")
     expect(page.locator("#live")).to_have_text("实时")
+    campaign = page.locator("#campaigns tr[data-campaign=一月回访] td")
+    expect(campaign).to_have_text(["一月回访", "服务回访", "自动外呼", "2", "0", "2", "0.0%", "0.0%", "0.0%", "0.0%",
+                                   "0", "0", "0"])
+    expect(page.locator("#no-campaigns")).to_be_hidden()
     shot(page, "06-supervisor")
 
 

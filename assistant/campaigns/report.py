@@ -12,6 +12,7 @@ Rates are over the contacts attempted at least once (0.0 when none was):
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from assistant.campaigns.rules import CallingRules
@@ -21,6 +22,17 @@ from assistant.campaigns.store import NOT_SENT, SENT, SMS, Campaign, CampaignSto
 from assistant.core.dialing import OUTCOMES
 
 OUTCOME_KEYS = (*OUTCOMES, COMPLETED, REFUSED, WRONG_PERSON)  # answered, busy, no_answer, failed, ...
+
+
+@dataclass(frozen=True)
+class Reports:
+    """Every campaign's figures (the supervisors' desk shows them)."""
+
+    store: CampaignStore
+    rules: CallingRules
+
+    def all(self) -> list[dict[str, Any]]:
+        return [report(self.store, self.rules, campaign) for campaign in self.store.campaigns()]
 
 
 def report(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dict[str, Any]:

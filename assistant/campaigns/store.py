@@ -136,6 +136,10 @@ class CampaignStore:
                                 (campaign, target.customer_id, target.phone, _json(target.context), DUE, now))
         return self.campaign(name)
 
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign, the newest first."""
+        return [Campaign(**row) for row in self.db.rows("SELECT * FROM campaigns ORDER BY created_at DESC, id DESC")]
+
     def campaign(self, name: str) -> Campaign:
         row = self.db.row("SELECT * FROM campaigns WHERE name = ?", (name,))
         if row is None:

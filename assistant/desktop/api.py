@@ -26,7 +26,8 @@ from assistant.desktop import auth
 from assistant.desktop.accounts import AGENT, LockedOut, User
 from assistant.desktop.auth import agent_user, current_user, services, supervisor_user
 from assistant.desktop.guard import NOT_FROM_THE_DESK, NOT_JSON, TOO_LARGE
-from assistant.desktop.schemas import AgentOut, Call, Login, Me, Problem, Snapshot, StateChange, StatsOut, WrapUp
+from assistant.desktop.schemas import (AgentOut, Call, CampaignOut, Login, Me, Problem, Snapshot, StateChange, StatsOut,
+                                       WrapUp)
 from assistant.desktop.services import Services
 from assistant.desktop.stats import Window
 from assistant.queue.routing import AVAILABLE, AWAY, TAKEN, Entry
@@ -218,6 +219,12 @@ def wrap_up(ticket: Ticket, body: WrapUp, user: User = Depends(agent_user), desk
     with _refused(409):
         # An agent may type a card number into the note: it is kept as its last 4 digits, like everything else.
         return desk.board.context(desk.queue.wrap_up(user.name, body.disposition, mask_cards(body.note)))
+
+
+@router.get("/campaigns", tags=["supervisor"], response_model=List[CampaignOut], responses=_problems(403),
+            description="Every outbound campaign on this database with its figures, the newest first.")
+def campaigns(user: User = Depends(supervisor_user), desk: Services = Depends(services)) -> Any:
+    return desk.campaigns.all() if desk.campaigns is not None else []
 
 
 @router.get("/stats", tags=["supervisor"], response_model=StatsOut, responses=_problems(403, 422),

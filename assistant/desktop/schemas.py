@@ -108,6 +108,29 @@ class HourOut(Schema):
     service_level: Optional[float]
 
 
+class CampaignOut(Schema):
+    """A campaign's figures (`assistant campaign report`; see README, "Outbound campaigns"); rates are 0..1."""
+
+    campaign: str = Field(..., example="spring")
+    purpose: str = Field(..., example="service_followup")
+    mode: str = Field(..., description="agentless, preview or progressive")
+    source: str = Field(..., description="the CSV file or the criteria the list came from")
+    contacts: int
+    attempted: int = Field(..., description="contacts dialled at least once")
+    pending: int = Field(..., description="contacts with no result yet")
+    outcomes: Dict[str, int] = Field(..., description="dial attempts per outcome")
+    results: Dict[str, int] = Field(..., description="contacts per result; *_provisional: may still change")
+    contact_rate: float
+    right_party_rate: float
+    completion_rate: float
+    no_answer_rate: float
+    opt_outs: int
+    satisfaction: Dict[str, int] = Field(..., description="completed surveys per score (1-5)")
+    dissatisfaction_rate: float
+    complaint_tickets: int
+    messages: Dict[str, int] = Field(..., description="texts to customers every call missed, sent and not sent")
+
+
 class StatsOut(Schema):
     """Figures over a window (see README, "Agent desktop"); shares are 0..1, null when nothing to divide."""
 

@@ -5,6 +5,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
+from assistant.campaigns.report import Reports
 from assistant.desktop.accounts import Accounts
 from assistant.desktop.board import Board
 from assistant.desktop.live import Live
@@ -30,3 +31,4 @@ class Services:
     live: Live
     background: tuple[BackgroundWork, ...] = ()
     recordings: Recordings | None = None  # call recordings, linked to tickets (None: none kept here)
+    campaigns: Reports | None = None  # outbound campaigns' figures (None: none run on this database)

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Optional
 from fastapi import FastAPI
 
 from adapters import backend_clock, open_backend
+from assistant.campaigns.report import Reports
+from assistant.campaigns.rules import CallingRules
+from assistant.campaigns.store import CampaignStore
 from assistant.catalog.catalog import Catalog
 from assistant.core.errors import AssistantError
 from assistant.desktop.accounts import Accounts
@@ -89,8 +92,11 @@ def desk_services(config: Config, database: str, clock: Clock) -> Services:
     recordings = Recordings(desk.queue.db, desk.queue.stamp)
     kept = RecordingSettings.from_config(config.section("recording"), config.root)
     retention = RecordingRetention(recordings, desk.queue.clock, kept.retention_days, kept.every_s)
+    campaigns = Reports(CampaignStore(desk.queue.db),
+                        CallingRules.from_config(config.section("campaigns"), desk.catalog.outbound))
     return Services(desk.queue, settings, Accounts(desk.queue, settings), board, Stats(desk.queue, settings),
-                    Live(board, settings.poll_s), (CallbackScheduler(desk, settings.dispatch_s), retention), recordings)
+                    Live(board, settings.poll_s), (CallbackScheduler(desk, settings.dispatch_s), retention), recordings,
+                    campaigns)
 
 
 def desk_app(config: Config, database: str, clock: Clock) -> FastAPI:

@@ -17,6 +17,11 @@ const Desk = (() => {
     },
     confirmation: { unconfirmed: "未确认", confirmed: "客户已确认", change_requested: "客户要求改时间" },
     role: { agent: "坐席", supervisor: "班组长" },
+    purpose: {
+      service_followup: "服务回访", complaint_followup: "投诉回访", collections: "催收提醒",
+      insurance_telesales: "保险电销", marketing: "营销",
+    },
+    mode: { agentless: "自动外呼", preview: "预览外呼", progressive: "渐进外呼" },
     slot: {
       amount: "金额", price: "价格", quantity: "数量", stock: "股票", currency: "币种", bill_type: "账单类型",
       phone_number: "电话号码", when: "时间", card: "卡种", payee: "收款人", account: "账户", side: "买卖方向",

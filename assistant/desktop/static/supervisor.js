@@ -1,4 +1,5 @@
-// The supervisor's view: the day's figures and hourly chart (GET /api/stats) and the live queue.
+// The supervisor's view: the day's figures and hourly chart (GET /api/stats), the live queue and the
+// outbound campaigns (GET /api/campaigns).
 "use strict";
 
 const { el, label, api } = Desk;
@@ -40,8 +41,22 @@ function showFigures(f) {
   Chart.hourly($("chart"), f.hours);
 }
 
+function showCampaigns(reports) {
+  $("campaigns").tBodies[0].replaceChildren(...reports.map((r) => el("tr", { "data-campaign": r.campaign },
+    el("td", { text: r.campaign }), el("td", { text: label("purpose", r.purpose) }),
+    el("td", { text: label("mode", r.mode) }), el("td", { text: String(r.contacts) }),
+    el("td", { text: String(r.attempted) }), el("td", { text: String(r.pending) }),
+    el("td", { text: Desk.percent(r.contact_rate) }), el("td", { text: Desk.percent(r.completion_rate) }),
+    el("td", { text: Desk.percent(r.no_answer_rate) }), el("td", { text: Desk.percent(r.dissatisfaction_rate) }),
+    el("td", { text: String(r.complaint_tickets) }), el("td", { text: String(r.opt_outs) }),
+    el("td", { text: String(r.messages.sms_sent) }))));
+  $("campaigns").hidden = reports.length === 0;
+  $("no-campaigns").hidden = reports.length > 0;
+}
+
 async function load() {
   try {
+    showCampaigns(await api("GET", "/api/campaigns"));
     const query = day ? `?since=${day}T00:00:00&until=${nextDay(day)}T00:00:00` : "";
     const figures = await api("GET", `/api/stats${query}`);
     $("day").value = figures.since.slice(0, 10);
