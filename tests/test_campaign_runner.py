@@ -177,7 +177,7 @@ def test_a_do_not_call_listing_names_a_number_and_a_purpose(call_database: str, 
 @pytest.mark.parametrize("function, says", [
     (None, "config.yml: campaigns: purposes: marketing: function is missing"),
     ("balance_inquiry", "config.yml: campaigns: purposes: marketing: function 'balance_inquiry' is no outbound "
-                        "function of intents/ (they are: service_survey)"),
+                        "function of intents/ (they are: collections_reminder, marketing_offer, service_survey, telesales_offer)"),
 ])
 def test_a_purpose_names_the_script_its_answered_calls_open_with(function: str | None, says: str) -> None:
     config = load_config()

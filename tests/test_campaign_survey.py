@@ -164,6 +164,31 @@ def test_hanging_up_mid_survey_leaves_it_answered_but_unfinished(world: World) -
     assert ended["ended_at"] is not None
 
 
+# The other purposes' scripts: the right party first, nothing of the account or the offer before it.
+@pytest.mark.parametrize("purpose, keys, ending, answers", [
+    ("collections", ["1", "3"], "completed", {"party": "customer", "repayment": "arrange"}),
+    ("collections", ["1", "2"], "completed", {"party": "customer", "repayment": "paid"}),
+    ("collections", ["2"], "wrong_person", {"party": "wrong_person"}),
+    ("collections", ["9", "1", "1"], "completed", {"party": "customer", "repayment": "within_days"}),  # 9: no opt-out here
+    ("insurance_telesales", ["1", "1"], "completed", {"party": "customer", "interest": "interested"}),
+    ("insurance_telesales", ["1", "9"], "refused", {"party": "customer", "interest": "refused"}),
+    ("insurance_telesales", ["9"], "refused", {"party": "refused"}),
+    ("marketing", ["1", "2"], "completed", {"party": "customer", "interest": "not_now"}),
+    ("marketing", ["1", "9"], "refused", {"party": "customer", "interest": "refused"}),
+])
+def test_each_purpose_s_script_by_keys(world: World, purpose: str, keys: list[str], ending: str,
+                                       answers: dict[str, str]) -> None:
+    function = CallingRules.from_config(CONFIG.section("campaigns"), CATALOG.outbound).purpose(purpose).function
+    script = CATALOG.outbound[function]
+    call = SurveyCall(world, OutboundCall(CALLER, purpose, function, {"campaign": "c", "contact": "1"}))
+    assert call.opening.awaiting == "party" and call.opening.say == f"{script.opening}{script.slot('party').prompt}"
+    turns = [call.type(f"dtmf:{key}") for key in keys]
+    assert turns[-1].say.endswith(script.ends[ending]) and turns[-1].awaiting is None
+    assert all(turn.awaiting is not None for turn in turns[:-1])
+    call.hang_up()
+    assert call.result() == Answered(ending, answers)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("party, score, value", [
     ("是的", "五分", "5"),
