@@ -3,8 +3,9 @@
 At every decision, in this order: the purpose's calling window must be open now (else nothing is dialed
 until it opens); the contact due soonest is claimed; a number on the purpose's or the bank-wide
 do-not-call list is closed undialed (put off until the listing ends, if it does); a contact whose
-attempts are used up is closed as a final "no answer"; one that had its day's attempts is put off to the next calling day. The rules are read at the
-dial, so a number listed or a cap lowered after the list was loaded still counts.
+attempts are used up is closed as a final "no answer"; one that had its day's attempts is put off to
+the next calling day. The rules are read at the dial, so a number listed or a cap lowered after the
+list was loaded still counts.
 
 An answered call opens with the purpose's function (its script in intents/), knowing the contact's
 context. After the call: busy, no answer or failed is a provisional "no answer", retried after the outcome's
@@ -93,11 +94,11 @@ class Runner:
         if not self.rules.may_dial(purpose, now):
             return None
         while (contact := self.store.claim_next(campaign.id, _stamp(now))) is not None:
-            listed_until = self.store.listed_until(contact.phone, purpose.name, _stamp(now))
-            if listed_until is None:
+            listing = self.store.listing(contact.phone, purpose.name, _stamp(now))
+            if listing is not None and listing.until is None:
                 self.store.close(contact.id, DO_NOT_CALL)
-            elif listed_until:  # off the list for a while (a court order, a cooling-off): due again when it ends
-                self.store.defer(contact.id, listed_until)
+            elif listing is not None:  # off the list for a while (a court order, a cooling-off): due again when it ends
+                self.store.defer(contact.id, listing.until)
             elif contact.attempts >= purpose.total:  # the cap was lowered since its last attempt
                 self.store.close(contact.id, NO_ANSWER)
                 self._tell_unreached(purpose, contact, now)

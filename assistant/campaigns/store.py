@@ -100,6 +100,13 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """A number on the do-not-call list."""
+
+    until: str | None  # None: for good
+
+
+@dataclass(frozen=True)
 class Progress:
     """A contact after an attempt: done with a result, or due again at `next_due_at`."""
 
@@ -208,14 +215,12 @@ class CampaignStore:
 
     # Do not call.
 
-    def listed_until(self, phone: str, purpose: str, now: str) -> str | None | bool:
-        """When `phone`'s listing for `purpose` (or bank-wide) ends: None for good, False if not listed now."""
-        rows = self.db.rows("SELECT until FROM do_not_call WHERE phone = ? AND purpose IN (?, ?) "
-                            "AND (until IS NULL OR until > ?)", (phone, purpose, BANK_WIDE, now))
-        if not rows:
-            return False
-        ends = [row["until"] for row in rows]
-        return None if None in ends else max(ends)
+    def listing(self, phone: str, purpose: str, now: str) -> Listing | None:
+        """`phone`'s listing for `purpose` or bank-wide in force at `now` that ends last; None if not listed."""
+        row = self.db.row("SELECT until FROM do_not_call WHERE phone = ? AND purpose IN (?, ?) "
+                          "AND (until IS NULL OR until > ?) ORDER BY until IS NOT NULL, until DESC LIMIT 1",
+                          (phone, purpose, BANK_WIDE, now))
+        return None if row is None else Listing(row["until"])
 
     def add_do_not_call(self, phone: str, purpose: str, reason: str, now: str, until: str | None) -> None:
         """`purpose` '*' for every purpose; `until` None for good. A number already listed gets the later end."""

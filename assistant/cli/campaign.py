@@ -82,7 +82,7 @@ def add_do_not_call(
 @do_not_call_app.command("list")
 def list_do_not_call(as_json: bool = typer.Option(False, "--json", help="one JSON array")) -> None:
     """The do-not-call list: number, purpose (* for all), since, until (empty: for good), reason."""
-    rows = [dict(row) for row in _service().store.do_not_call()]
+    rows = _service().store.do_not_call()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from assistant.core.errors import AssistantError
@@ -64,8 +64,8 @@ class LineSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> LineSettings:
-        seconds = {name: section[name] for name in ("first_message_s", "idle_s") if name in section}
-        return numbers_above_zero(cls, seconds, "telephony")
+        own = {field.name: section[field.name] for field in fields(cls) if field.name in section}  # telephony: holds more
+        return numbers_above_zero(cls, own, "telephony")
 
 
 class Line:
