@@ -88,8 +88,10 @@ def test_asking_for_keys_and_for_a_person(world: World, assistant: Any) -> None:
 def test_a_request_torn_between_buy_and_sell_is_asked_back(world: World, assistant: Any) -> None:
     call = verified(world, assistant)
     turn = said(call, assistant, "股票买卖招商银行两百股")  # names both: asked back however sure the NLU is of one
-    # the option the NLU ranks first is named first; either way both are offered
-    assert turn.awaiting == "function" and turn.say.startswith(("您是要买入股票，还是卖出股票？", "您是要卖出股票，还是买入股票？"))
+    # the function the NLU ranks first is named first
+    first, second = ("卖出股票", "买入股票") if turn.intent == "stock_sell" else ("买入股票", "卖出股票")
+    assert turn.intent in ("stock_buy", "stock_sell")
+    assert turn.awaiting == "function" and turn.say.startswith(f"您是要{first}，还是{second}？")
     turn = said(call, assistant, "卖出")
     assert (turn.function, turn.awaiting) == ("stock_sell", "confirmation")
     assert turn.slots == {"stock": "600036", "quantity": 200} and "您要卖出招商银行200股" in turn.say
