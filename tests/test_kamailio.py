@@ -9,6 +9,7 @@ the live worker's sweep and becomes a callback booked now, not lost.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -168,6 +169,14 @@ def test_calls_alternate_survive_a_killed_worker_and_its_waiting_caller_is_calle
             "SELECT h.id, c.worker FROM handoffs h JOIN calls c ON c.id = h.call_id WHERE c.line = ? "
             "AND h.status = 'waiting'", (f"waiting@{HOST}",)), 120,
             lambda: f"the caller to wait for a person; their turns: {turns(db, f'waiting@{HOST}')}")
+        # the contract: while the SIP caller waits, `queue list --json` shows the ticket with its transcript
+        listed = subprocess.run([str(ASSISTANT), "queue", "list", "--json"], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        entry, = [e for e in map(json.loads, listed.stdout.splitlines()) if e["ticket"] == ticket["id"]]
+        stored = json.loads(db.value("SELECT transcript FROM handoffs WHERE id = ?", (ticket["id"],)))
+        assert (entry["caller"], entry["status"]) == (CALLER, "waiting")
+        assert entry["transcript"] == stored and stored[0].startswith("caller: "), entry
         victim = ticket["worker"]
         survivor, = set(WORKER_PORTS) - {victim}
         processes.kill(victim)  # SIGKILL: no goodbye, no heartbeat any more
