@@ -26,12 +26,14 @@ from assistant.core.frames import (
     FinalTranscript,
     Frame,
     Interruption,
+    ReplyText,
     SpeechStarted,
     SynthesizedAudio,
 )
 from assistant.core.pipeline import Processor
 from assistant.core.session import FRAME_S, HANG_UP_TAIL_S, CallSession
 from assistant.core.turn import Turn
+from assistant.speech.speaker import Speaker
 from assistant.speech.workers import SpeechWorker
 from assistant.storage.calls import database_location
 from assistant.storage.database import open_database
@@ -232,6 +234,47 @@ def test_the_far_end_hanging_up_during_the_last_sentence_ends_the_call_at_once()
     assert ended_at is not None and not session.hung_up  # the far end's hang-up, not the assistant's
     assert ended_at - sink.sent[0] < 1.0 and len(sink.sent) < 100
     assert [type(f) for f in stage.seen] == [CallStarted, EndOfCall]
+
+
+class SlowVoice:
+    """A synthesiser taking `seconds` over each sentence (silence): what a loaded voice model costs."""
+
+    name, sample_rate = "slow", 16000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.said = seconds, []
+
+    def synthesize(self, text: str) -> bytes:
+        self.said.append(text)
+        time.sleep(self.seconds)
+        return bytes(640)
+
+
+class Replies(Processor):
+    """Answers a key press with a reply of five sentences."""
+
+    def process(self, frame: Frame) -> Iterator[Frame]:
+        yield frame
+        if isinstance(frame, Dtmf):
+            yield ReplyText("第一句。第二句。第三句。第四句。第五句。")
+
+
+def test_a_hang_up_stops_the_reply_being_synthesised_at_its_next_sentence() -> None:
+    voice = SlowVoice(0.3)
+
+    async def call() -> float:
+        session = CallSession(CallStarted("c1"), [Replies(), Speaker(voice)], None, executor)
+        running = asyncio.create_task(session.run())
+        session.push(Dtmf("1"))
+        await until(lambda: voice.said, 5)
+        session.push(EndOfCall())  # during the first sentence
+        hung_up = time.monotonic()
+        await asyncio.wait_for(running, 5)
+        return time.monotonic() - hung_up
+
+    with ThreadPoolExecutor(2) as executor:
+        ended_after = asyncio.run(call())
+    assert voice.said == ["第一句。"] and ended_after < 0.6  # not the 1.2 s the other four would take
 
 
 def test_with_no_one_listening_a_closing_turn_hangs_up_at_once() -> None:

@@ -21,10 +21,18 @@ class Processor:
     def process(self, frame: Frame) -> Iterable[Frame]:
         yield frame
 
+    def far_end_gone(self) -> None:
+        """The caller hung up (called from another thread, while a frame may be in `process`): work done
+        only for the caller to hear may stop early. The EndOfCall that follows still comes through."""
+
 
 class Pipeline:
     def __init__(self, processors: list[Processor]) -> None:
         self.processors = processors
+
+    def far_end_gone(self) -> None:
+        for processor in self.processors:
+            processor.far_end_gone()
 
     def push(self, frame: Frame) -> list[Frame]:
         """Run one frame through every stage; returns what came out of the last one."""

@@ -102,7 +102,9 @@ class CallSession:
     def push(self, frame: Frame) -> None:
         """Queue a frame from the transport (on the event loop); control frames go ahead of data."""
         if not self.ended:
-            self._end_pushed |= isinstance(frame, EndOfCall)
+            if isinstance(frame, EndOfCall) and not self._end_pushed:
+                self._end_pushed = True
+                self.pipeline.far_end_gone()  # a reply being synthesised stops at its next sentence
             if self.tap and isinstance(frame, AudioChunk):
                 self.tap.heard(frame, time.monotonic() - self._started)
             self._inbox.put_nowait((0 if isinstance(frame, ControlFrame) else 1, next(self._order), frame))

@@ -3,6 +3,7 @@ next is synthesised. Fixed sentences (the catalog's prompts) come from the promp
 setup; sentences holding the caller's details are synthesised fresh and never stored."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from assistant.core.frames import Frame, Interruption, ReplyText, SpeechStarted, SynthesizedAudio
@@ -17,6 +18,10 @@ class Speaker(Processor):
         self.synth = synth
         self.cache = cache
         self.fixed = fixed
+        self.gone = threading.Event()  # the caller hung up: the rest of a reply is not synthesised
+
+    def far_end_gone(self) -> None:
+        self.gone.set()
 
     def process(self, frame: Frame) -> Iterator[Frame]:
         if isinstance(frame, SpeechStarted):
@@ -24,6 +29,8 @@ class Speaker(Processor):
         yield frame
         if isinstance(frame, ReplyText):
             for sentence in split_sentences(frame.text):
+                if self.gone.is_set():
+                    return
                 yield SynthesizedAudio(self.pcm(sentence), self.synth.sample_rate, sentence)
 
     def pcm(self, sentence: str) -> bytes:
