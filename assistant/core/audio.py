@@ -14,7 +14,6 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from assistant.core.errors import AudioFormatError
 
@@ -143,6 +142,8 @@ def resample(audio: Audio, rate: int) -> Audio:
         return audio
     g = gcd(audio.sample_rate, rate)
     samples = np.frombuffer(audio.pcm, dtype="<i2").astype(np.float32)
+    from scipy.signal import resample_poly  # here: scipy.signal takes ~1 s to load, which commands without audio skip
+
     out = resample_poly(samples, rate // g, audio.sample_rate // g)
     return Audio(np.clip(out, -32768, 32767).astype("<i2").tobytes(), rate)
 

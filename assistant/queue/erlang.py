@@ -2,8 +2,6 @@
 handle times, answered first come first served (M/M/N). pyworkforce gives the probability of waiting."""
 from __future__ import annotations
 
-from pyworkforce.queuing import ErlangC
-
 
 def expected_wait(arrivals_per_s: float, handle_s: float, agents: int) -> float | None:
     """Seconds an arriving caller waits on average (Erlang C's average speed of answer); None when
@@ -13,6 +11,8 @@ def expected_wait(arrivals_per_s: float, handle_s: float, agents: int) -> float 
         return None
     if load == 0:
         return 0.0
+    from pyworkforce.queuing import ErlangC  # here: pandas and ortools come with it (1 s of every CLI start)
+
     # pyworkforce counts arrivals per interval (here an hour of 60 minutes) and handle times in
     # minutes; `asa` is a service-level target the waiting probability does not use.
     erlang = ErlangC(transactions=arrivals_per_s * 3600, aht=handle_s / 60, asa=1, interval=60)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional
 
-from fastapi import FastAPI
-
 from adapters import backend_clock, open_backend
 from assistant.campaigns.report import Reports
 from assistant.campaigns.rules import CallingRules
@@ -16,7 +14,6 @@ from assistant.campaigns.store import CampaignStore
 from assistant.catalog.catalog import Catalog
 from assistant.core.errors import AssistantError
 from assistant.desktop.accounts import Accounts
-from assistant.desktop.app import create_app
 from assistant.desktop.board import Board
 from assistant.desktop.live import Live
 from assistant.desktop.services import Services
@@ -32,6 +29,8 @@ from domain.config import Config
 from domain.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from assistant.queue.callbacks import Callbacks
 
 
@@ -101,4 +100,6 @@ def desk_services(config: Config, database: str, clock: Clock) -> Services:
 
 def desk_app(config: Config, database: str, clock: Clock) -> FastAPI:
     """The agent desktop over `database` (a SQLite file or a postgresql:// URL)."""
+    from assistant.desktop.app import create_app  # the web stack: only for the commands that serve it
+
     return create_app(desk_services(config, database, clock))

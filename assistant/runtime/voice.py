@@ -7,6 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import scipy.signal  # noqa: F401 - with the voice, not at a call's first resample (audio.py loads it lazily)
+
 from adapters import backend_clock, open_backend
 from assistant.catalog.catalog import Catalog
 from assistant.catalog.template import names, render
