@@ -43,10 +43,11 @@ FIRST_KEY_MS = 10000  # after the answer: the opening and the right-party questi
 NEXT_KEY_MS = 9000  # the satisfaction question
 
 
-def assistant(tmp_path: Path, *args: str, timeout_s: int = 120) -> subprocess.CompletedProcess[str]:
-    """`assistant campaign ARGS` on the test's database, dialling through sipp."""
-    env = {**os.environ, DATABASE_VARIABLE: str(tmp_path / "calls.sqlite"), TRUNK_VARIABLE: f"{HOST}:{TRUNK_PORT}"}
-    done = subprocess.run([str(ROOT / ".venv/bin/assistant"), "campaign", *args], capture_output=True, text=True,
+def assistant(tmp_path: Path, *args: str, timeout_s: int = 120, group: str = "campaign",
+              trunk: str = f"{HOST}:{TRUNK_PORT}") -> subprocess.CompletedProcess[str]:
+    """`assistant GROUP ARGS` (a campaign command by default) on the test's database, dialling through sipp."""
+    env = {**os.environ, DATABASE_VARIABLE: str(tmp_path / "calls.sqlite"), TRUNK_VARIABLE: trunk}
+    done = subprocess.run([str(ROOT / ".venv/bin/assistant"), group, *args], capture_output=True, text=True,
                           env=env, timeout=timeout_s, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return done

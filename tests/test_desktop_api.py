@@ -545,7 +545,8 @@ def test_the_openapi_schema_lists_every_endpoint(app: FastAPI) -> None:
         "/api/queue": ["get"], "/api/callbacks": ["get"], "/api/dispositions": ["get"],
         "/api/calls/next": ["post"], "/api/calls/current": ["get"], "/api/calls/{ticket}": ["get"],
         "/api/calls/{ticket}/end": ["post"], "/api/calls/{ticket}/wrap-up": ["post"], "/api/stats": ["get"],
-        "/api/calls/{ticket}/recording": ["get"], "/api/campaigns": ["get"]}
+        "/api/calls/{ticket}/recording": ["get"], "/api/campaigns": ["get"],
+        "/api/me/preview": ["get", "post"]}
     assert {tag["name"] for tag in schema["tags"]} == {"session", "queue", "calls", "agent", "supervisor"}
     assert {"Call", "WaitingCall", "Snapshot", "StatsOut", "CampaignOut", "Me", "Problem"} <= set(schema["components"]["schemas"])
     take = schema["paths"]["/api/calls/{ticket}/end"]["post"]

@@ -102,4 +102,4 @@ def test_the_document_is_the_one_checked(desk: Any) -> None:
     """The operations above are all of the desk's API (none dropped by a filter or a failed load)."""
     loaded = schemathesis.openapi.from_asgi("/openapi.json", desk, config=SETTINGS)
     labels = {result.ok().label for result in loaded.get_all_operations()}
-    assert len(labels) == 15 and "POST /api/calls/{ticket}/wrap-up" in labels
+    assert len(labels) == 17 and "POST /api/calls/{ticket}/wrap-up" in labels

@@ -14,6 +14,8 @@ from conversation import CALLER, CATALOG, CUSTOMER, PIN, Call, World, world  # n
 from sandbox_bank import knowledge, seeded_bank_file, vocabulary  # noqa: F401 (fixtures)
 
 from adapters.base import FAILED, UNKNOWN, Backend, Outcome
+from assistant.core.frames import INBOUND, OUTBOUND, CallStarted, ReplyText
+from assistant.dialog.responder import Responder
 
 EXAMPLES = CATALOG.replies["nlu_fallback"]
 MENU_TOP = "请按键选择：按1，签约客户，按2，投诉建议，按3，业务咨询，按4，人工服务。返回上一级请按星号键，人工服务请按0。"
@@ -438,3 +440,12 @@ def test_every_turn_is_stored_redacted(world: World) -> None:
     call.dialog.close()
     (row,) = world.store_rows("SELECT caller, ended_at FROM calls")
     assert row["caller"] == CALLER and row["ended_at"]
+
+
+@pytest.mark.parametrize("direction, opening", [(INBOUND, "greeting"), (OUTBOUND, "agent_call_greeting")])
+def test_a_call_with_no_script_opens_with_the_greeting_of_its_direction(world: World, direction: str,
+                                                                        opening: str) -> None:
+    # An outbound call with no script is one a preview or progressive campaign dialled for an agent.
+    responder = Responder(world.dialogs().open(CALLER), CATALOG)
+    said = [f.text for f in responder.process(CallStarted("c1", CALLER, direction)) if isinstance(f, ReplyText)]
+    assert said == [CATALOG.prompts[opening]]

@@ -484,7 +484,7 @@ def test_the_campaigns_dialer_places_a_call_the_assistant_talks_in(config: Confi
     finally:
         store.close()
     assert call["caller"] == NUMBER and call["ended_at"]
-    assert stats.frames_played >= 150  # no start function: the customer heard the greeting (3 s and more of it)
+    assert stats.frames_played >= 150  # no start function: the customer heard the agent call's greeting (4 s)
 
 
 @pytest.mark.slow

@@ -83,8 +83,8 @@ def _billers(store: Store, billers: dict[str, str]) -> None:
 def _customer(store: Store, data: dict[str, Any]) -> None:
     salt, pin_hash = hash_pin(str(data["pin"]))
     store.con.execute(
-        "INSERT INTO customers (id, name, phone, pin_salt, pin_hash) VALUES (?, ?, ?, ?, ?)",
-        (data["id"], data["name"], str(data["phone"]), salt, pin_hash),
+        "INSERT INTO customers (id, name, phone, pin_salt, pin_hash, email, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (data["id"], data["name"], str(data["phone"]), salt, pin_hash, data.get("email"), data.get("address")),
     )
     books = _CustomerBooks(store, data["id"])
     debit = books.debit(data["debit"], data["history"])

@@ -15,7 +15,8 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE counters (prefix TEXT NOT NULL, day TEXT NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY (prefix, day));
 CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL UNIQUE,
-    pin_salt BLOB NOT NULL, pin_hash BLOB NOT NULL, pin_failures INTEGER NOT NULL DEFAULT 0);
+    pin_salt BLOB NOT NULL, pin_hash BLOB NOT NULL, pin_failures INTEGER NOT NULL DEFAULT 0,
+    email TEXT, address TEXT);  -- e-mail and postal address: NULL when the bank has none
 
 -- The ledger. Money is integer fen. An account's balance is the sum of its postings, and the
 -- postings of one transaction sum to zero per currency.

@@ -8,6 +8,9 @@ marketing), archives every attempt and turns unhappy results into complaint tick
     runner.py    the dial decision (the rules checked at every dial) and what an attempt leaves
     results.py   what an answered call came to, from the turns the call store kept
     report.py    the figures of `assistant campaign report`
+    channels.py  how a customer every call missed is told: SMS, e-mail (SMTP), a letter queued
+    letters.py   the queued letters as one printable batch, `assistant campaign letters`
+    agents.py    preview and progressive modes: the agent reserved before the dial, the desk's preview
 
 Calls are placed through the Dialer of assistant/core/dialing.py (the SIP trunk); everything is state in
 the assistant's database, so several runners (PostgreSQL) or a restart lose and repeat nothing.

@@ -7,7 +7,9 @@ Rates are over the contacts attempted at least once (0.0 when none was):
     no_answer_rate      final "no answer": every attempt used up unreached
     dissatisfaction_rate  of the completed surveys, the unhappy ones (for complaint follow-up: the
                         complaint-handling dissatisfaction rate)
-`messages` counts the texts sent (and not sent) to customers every call missed.
+`messages` counts what customers every call missed were sent, per method and outcome: sms_sent and
+sms_not_sent always; email_sent, email_not_sent, letter_queued, letter_printed and letter_not_sent when the
+purpose tells by that method or the campaign has such attempts.
 """
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.campaigns.rules import CallingRules
+from assistant.campaigns.rules import UNREACHED_METHODS, CallingRules
 from assistant.campaigns.runner import (ANSWERED, ANSWERED_OUTCOMES, COMPLETED, NO_ANSWER, REFUSED, SATISFACTION,
                                         WRONG_PERSON)
-from assistant.campaigns.store import NOT_SENT, SENT, SMS, Campaign, CampaignStore
+from assistant.campaigns.store import LETTER, NOT_SENT, PRINTED, QUEUED, SENT, SMS, Campaign, CampaignStore
 from assistant.core.dialing import OUTCOMES
 
 OUTCOME_KEYS = (*OUTCOMES, COMPLETED, REFUSED, WRONG_PERSON)  # answered, busy, no_answer, failed, ...
+_MESSAGE_OUTCOMES = {LETTER: (QUEUED, PRINTED, NOT_SENT)}  # others: SENT, NOT_SENT
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,6 @@ def report(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dic
 
     reached = store.reached(campaign.id, ANSWERED_OUTCOMES)
     right_party = store.reached(campaign.id, (ANSWERED, COMPLETED, REFUSED))
-    messages = store.outcome_counts(campaign.id, SMS)
     return {
         "campaign": campaign.name, "purpose": campaign.purpose, "mode": campaign.mode, "source": campaign.source,
         "contacts": contacts, "attempted": attempted, "pending": pending,
@@ -69,5 +71,17 @@ def report(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dic
         "satisfaction": dict(sorted(Counter(scores).items())),
         "dissatisfaction_rate": rate(unhappy, len(scores)),
         "complaint_tickets": tickets,
-        "messages": {f"{SMS}_{outcome}": messages.get(outcome, 0) for outcome in (SENT, NOT_SENT)},
+        "messages": _messages(store, rules, campaign),
     }
+
+
+def _messages(store: CampaignStore, rules: CallingRules, campaign: Campaign) -> dict[str, int]:
+    purpose = rules.purposes.get(campaign.purpose)
+    told = purpose.unreached if purpose else ()
+    figures: dict[str, int] = {}
+    for method in UNREACHED_METHODS:
+        counts = store.outcome_counts(campaign.id, method)
+        if method == SMS or method in told or counts:
+            figures.update({f"{method}_{outcome}": counts.get(outcome, 0)
+                            for outcome in _MESSAGE_OUTCOMES.get(method, (SENT, NOT_SENT))})
+    return figures

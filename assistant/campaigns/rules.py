@@ -4,8 +4,10 @@ Per purpose: the function of intents/ its answered calls open with (an outbound 
 calling window (Beijing time) and whether public holidays are calling days, how many attempts one
 contact may get per day and in all, where an unhappy or unfinished result goes (the skill
 group of its complaint ticket), and what a refusal does (the number leaves the purpose's list for some
-days, or for good). For every purpose: the public holidays, the retry delay after each unreached
-outcome, and the satisfaction score at or below which a completed survey counts as unhappy.
+days, or for good), and how a contact every call missed is told (`unreached`: sms, email, letter, or a
+list of them). For every purpose: the public holidays, the retry delay after each unreached outcome, the
+satisfaction score at or below which a completed survey counts as unhappy, and the SMTP server e-mails
+go through (`email:`, channels.py).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from assistant.campaigns.channels import MailSettings
+from assistant.campaigns.store import EMAIL, LETTER, SMS
 from assistant.core.dialing import OUTCOMES
 from assistant.core.errors import AssistantError
 from domain.clock import in_beijing
@@ -23,7 +27,8 @@ FOREVER = "forever"
 _SEARCH_DAYS = 400  # the next calling day lies within a year (a purpose whose hours never come is refused on load)
 _PURPOSE_KEYS = {"function", "hours", "on_holidays", "per_day", "total", "complaint_skill", "refusal_do_not_call_days",
                  "unreached"}
-UNREACHED_METHODS = ("sms",)  # how a customer every call missed is told (e-mail and letter: not yet)
+UNREACHED_METHODS = (SMS, EMAIL, LETTER)  # how a customer every call missed is told (channels.py)
+_SECTION_KEYS = {"holidays", "retry_after_min", "unhappy_at_most", "purposes", "email"}
 _REQUIRED_KEYS = {"function", "hours", "per_day", "total", "complaint_skill"}
 
 
@@ -39,7 +44,7 @@ class Purpose:
     complaint_skill: str  # the skill group an unhappy or unfinished result's ticket waits in
     refusal_days: int | None  # a refusal keeps the number off this purpose's lists this long
     refusal_forever: bool  # ... or for good
-    unreached: str | None = None  # a contact whose attempts are used up unreached is sent this (sms), or nothing
+    unreached: tuple[str, ...] = ()  # a contact whose attempts are used up unreached is told by these, in order
 
     def calling_day(self, day: date, holidays: frozenset[date]) -> bool:
         return self.on_holidays or day not in holidays
@@ -51,6 +56,7 @@ class CallingRules:
     holidays: frozenset[date]
     retry_after: dict[str, timedelta]  # after busy, no_answer, failed
     unhappy_at_most: int  # a `satisfaction` answer (1-5) at most this is unhappy
+    mail: MailSettings | None = None  # the SMTP server e-mails go through (None: no purpose sends any)
 
     def purpose(self, name: str) -> Purpose:
         if name not in self.purposes:
@@ -86,7 +92,7 @@ class CallingRules:
     def from_config(cls, section: dict[str, Any], functions: Collection[str] | None = None) -> CallingRules:
         """`functions`: the catalog's outbound functions (Catalog.outbound), which each purpose's
         `function` must be one of (None: not checked)."""
-        unknown = set(section) - {"holidays", "retry_after_min", "unhappy_at_most", "purposes"}
+        unknown = set(section) - _SECTION_KEYS
         if unknown:
             raise AssistantError(f"config.yml: campaigns: unknown setting {sorted(unknown)[0]!r}")
         purposes = section.get("purposes") or {}
@@ -100,9 +106,13 @@ class CallingRules:
                     frozenset(_day(value) for value in section.get("holidays") or ()),
                     {outcome: timedelta(minutes=_number(retry[outcome], f"retry_after_min: {outcome}"))
                      for outcome in RETRIED},
-                    int(_number(section.get("unhappy_at_most", 2), "unhappy_at_most")))
+                    int(_number(section.get("unhappy_at_most", 2), "unhappy_at_most")),
+                    MailSettings.from_config(section["email"]) if section.get("email") is not None else None)
         for purpose in rules.purposes.values():
             rules.next_day(purpose, datetime(2000, 1, 1))  # refuses a purpose that could never dial
+            if EMAIL in purpose.unreached and rules.mail is None:
+                raise AssistantError(f"config.yml: campaigns: purposes: {purpose.name}: unreached: email needs "
+                                     "campaigns: email: (the SMTP server: host, port, sender)")
         return rules
 
 
@@ -128,11 +138,18 @@ def _purpose(name: str, rule: Any, functions: Collection[str] | None) -> Purpose
     refusal = rule.get("refusal_do_not_call_days")
     forever = refusal == FOREVER
     days = None if refusal is None or forever else int(_number(refusal, f"{name}: refusal_do_not_call_days"))
-    unreached = rule.get("unreached")
-    if unreached is not None and unreached not in UNREACHED_METHODS:
-        raise AssistantError(f"{where}: unreached must be {' or '.join(UNREACHED_METHODS)} (or left out), not {unreached!r}")
+    unreached = _methods(rule.get("unreached"), where)
     return Purpose(name, function, opens, closes, bool(rule.get("on_holidays", False)), per_day, total,
                    str(rule["complaint_skill"]), days, forever, unreached)
+
+
+def _methods(value: Any, where: str) -> tuple[str, ...]:
+    """`unreached`: one method, a list of them, or nothing (left out)."""
+    methods = () if value is None else tuple(value) if isinstance(value, list) else (value,)
+    if any(method not in UNREACHED_METHODS for method in methods) or len(set(methods)) < len(methods):
+        raise AssistantError(f"{where}: unreached must be {', '.join(UNREACHED_METHODS)}, or a list of them without "
+                             f"repeats (or left out), not {value!r}")
+    return methods
 
 
 def _hours(text: str, where: str) -> tuple[time, time]:

@@ -10,11 +10,11 @@ list was loaded still counts.
 An answered call opens with the purpose's function (its script in intents/), knowing the contact's
 context. After the call: busy, no answer or failed is a provisional "no answer", retried after the outcome's
 delay (on the next calling day once the day's attempts are used) until the attempts are used up, when
-it becomes final (and, if the purpose says `unreached: sms`, the customer is sent a text, archived as an
-attempt of its own); a completed survey is the result (a later success overwrites a provisional no answer),
-and an unhappy one opens a complaint ticket; an answered call that did not finish the survey is
-"unfinished" and opens one too; a refusal ends the contact and lists the number as the purpose's rule
-says; a wrong person ends the contact.
+it becomes final (and the customer is told by the purpose's `unreached` methods, channels.py: a text,
+an e-mail, a letter, each archived as an attempt of its own); a completed survey is the result (a later
+success overwrites a provisional no answer), and an unhappy one opens a complaint ticket; an answered
+call that did not finish the survey is "unfinished" and opens one too; a refusal ends the contact and
+lists the number as the purpose's rule says; a wrong person ends the contact.
 """
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from assistant.campaigns.agents import AGENT, DIAL, FOR_AGENTS, PREVIEW, SKIP, AgentDesks
 from assistant.campaigns.rules import RETRIED, CallingRules, Purpose
-from assistant.campaigns.store import DONE, DUE, NOT_SENT, PHONE, SENT, Attempt, Campaign, CampaignStore, Contact, Progress
+from assistant.campaigns.store import DONE, DUE, NOT_SENT, PHONE, Attempt, Campaign, CampaignStore, Contact, Progress
 from assistant.core.dialing import TICKET, Dialed, Dialer, OutboundCall
+from assistant.core.errors import AssistantError
+from assistant.queue.routing import AVAILABLE, AWAY
 from domain.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,10 @@ SATISFACTION = "satisfaction"  # the answer (1-5) a survey's satisfaction is rea
 # A contact's `ticket` (the complaint followed up) goes to the call under this name: as the call's TICKET
 # it would make the answered call wait for a person with that ticket, as an answered callback does.
 COMPLAINT_TICKET = "complaint_ticket"
+# Campaigns dialled for agents (agents.py): a preview's attempt (method), the agent skipped it or left it
+# undecided (outcomes); the result of a contact whose answered call went to the agent.
+PREVIEWED, SKIPPED, HANDED_BACK, TO_AGENT = "preview", "skipped", "handed_back", "to_agent"
+STALE_MARGIN_S = 120.0  # a reservation this long past its preview and ring time: its runner stopped
 IDLE_POLL_S = 60.0  # a runner waiting for the next due contact looks again at least this often
 
 
@@ -63,9 +70,9 @@ class AnsweredCalls(Protocol):
 
 
 class Notices(Protocol):
-    """How a customer every call missed is told (runtime/campaigns.py: the back end's SMS action)."""
+    """How a customer every call missed is told (channels.py Channels): the attempt a method came to."""
 
-    def send(self, method: str, phone: str) -> bool: ...
+    def send(self, method: str, contact: Contact) -> Attempt: ...
 
 
 class Complaints(Protocol):
@@ -77,7 +84,7 @@ class Complaints(Protocol):
 class Runner:
     def __init__(self, store: CampaignStore, rules: CallingRules, dialer: Dialer, calls: AnsweredCalls,
                  complaints: Complaints, clock: Clock, ring_timeout_s: float = 30.0,
-                 notices: Notices | None = None) -> None:
+                 notices: Notices | None = None, desks: AgentDesks | None = None) -> None:
         self.store = store
         self.rules = rules
         self.dialer = dialer
@@ -86,6 +93,7 @@ class Runner:
         self.clock = clock
         self.ring_timeout_s = ring_timeout_s
         self.notices = notices
+        self.desks = desks  # the agents preview and progressive campaigns are dialled for
 
     def next_contact(self, campaign: Campaign) -> Contact | None:
         """The contact to dial now, claimed; None when the window is shut or nobody is due."""
@@ -108,19 +116,28 @@ class Runner:
                 return contact
         return None
 
-    def dial(self, campaign: Campaign, contact: Contact) -> Progress:
-        """Calls the contact and records the attempt; where the contact stands after it."""
+    def dial(self, campaign: Campaign, contact: Contact, agent: str | None = None) -> Progress:
+        """Calls the contact and records the attempt; where the contact stands after it. Dialled for a
+        reserved `agent`, the answered call is the agent's (no script), as a ticket with the contact's context."""
         purpose = self.rules.purpose(campaign.purpose)
         context = {COMPLAINT_TICKET if key == TICKET else key: value for key, value in contact.context.items()}
-        call = OutboundCall(contact.phone, purpose.name, purpose.function,
-                            {**context, "campaign": campaign.name, "contact": str(contact.id)})
+        call = OutboundCall(contact.phone, purpose.name, None if agent else purpose.function,
+                            {**context, "campaign": campaign.name, "contact": str(contact.id)}
+                            | ({AGENT: agent} if agent else {}))
         dialed = self.dialer.originate(call, self.ring_timeout_s)
         answered = self.calls.result(dialed.call_id) if dialed.outcome == ANSWERED else None
         outcome = answered.outcome if answered else dialed.outcome
         attempt = Attempt(PHONE, outcome, answered.answers if answered else {}, dialed.call_id or None,
                           dialed.sip_status, dialed.talked_s, dialed.detail, answered.recording if answered else None)
         now = self.clock()
-        progress = self._progress(purpose, contact, attempt, dialed, now)
+        if agent is not None and self.desks is not None and answered is not None:
+            # handed over as the call was opened; a dialer that could not do it leaves it to now: the agent
+            # calls the customer back with the context rather than nobody seeing it
+            if self.desks.ticket(agent) is None:
+                self.desks.hand_over(dialed.call_id, call.slots)
+            progress = Progress(DONE, TO_AGENT, final=True, ticket=self.desks.ticket(agent))
+        else:
+            progress = self._progress(purpose, contact, attempt, dialed, now)
         self.store.record(contact, attempt, progress, _stamp(now), now.date().isoformat())
         if progress.final and progress.result == NO_ANSWER:
             self._tell_unreached(purpose, contact, now)
@@ -131,17 +148,19 @@ class Runner:
             stop: Callable[[], bool] = lambda: False) -> int:
         """Dials on `lines` lines at once until nothing is due now (`until_idle`) or no contact is left
         to call (waiting for retries and windows in between); the number of calls placed."""
+        if self.desks is not None and campaign.mode in FOR_AGENTS:
+            # what a runner that stopped left reserved: long past any preview and ring
+            self.desks.release_stale(campaign, self.desks.settings.preview_s + self.ring_timeout_s + STALE_MARGIN_S)
         placed = 0
         count = threading.Lock()
 
         def line() -> None:
             nonlocal placed
             while not stop():
-                contact = self.next_contact(campaign)
-                if contact is not None:
-                    self.dial(campaign, contact)
+                dialled = self.turn(campaign)
+                if dialled is not None:
                     with count:
-                        placed += 1
+                        placed += dialled
                 elif until_idle or not self._wait(campaign):
                     return
 
@@ -149,6 +168,53 @@ class Runner:
             for future in [pool.submit(line) for _ in range(lines)]:
                 future.result()
         return placed
+
+    def turn(self, campaign: Campaign) -> int | None:
+        """One dial decision in the campaign's mode: the calls placed (0: a preview skipped or handed back),
+        None when nothing is to be dialled now (nobody due, or no agent of the purpose's skill free)."""
+        if campaign.mode not in FOR_AGENTS:
+            contact = self.next_contact(campaign)
+            if contact is None:
+                return None
+            self.dial(campaign, contact)
+            return 1
+        if self.desks is None:
+            raise AssistantError(f"campaign {campaign.name} is dialled for agents ({campaign.mode}): no desk given")
+        skill = self.desks.settings.skill(self.rules.purpose(campaign.purpose))
+        if not self.desks.free(skill):
+            return None
+        contact = self.next_contact(campaign)
+        if contact is None:
+            return None
+        agent = self.desks.reserve(skill, campaign, contact)
+        if agent is None:  # a desk or another runner had the agent first
+            self.store.defer(contact.id, _stamp(self.clock()))
+            return None
+        after = AVAILABLE
+        try:
+            decision = self.desks.decision(agent) if campaign.mode == PREVIEW else DIAL
+            if decision == DIAL:
+                self.dial(campaign, contact, agent)
+                return 1
+            after = self._not_dialled(contact, agent, decision)
+            return 0
+        finally:
+            self.desks.release(agent, after)
+
+    def _not_dialled(self, contact: Contact, agent: str, decision: str) -> str:
+        """A preview skipped: the contact is closed as `skipped` (the agent judged the customer is not to be
+        called, e.g. the complaint was settled meanwhile), the agent available. Left undecided: handed back,
+        due again for the next free agent, and the agent away (not at the desk). The agent's state after it."""
+        now = _stamp(self.clock())
+        with self.store.db.write():
+            self.store.archive(contact, Attempt(PREVIEWED, SKIPPED if decision == SKIP else HANDED_BACK,
+                                                {AGENT: agent}), now)
+            if decision == SKIP:
+                self.store.close(contact.id, SKIPPED)
+            else:
+                self.store.defer(contact.id, now)
+        log.info("campaign contact %d: %s by %s", contact.id, "skipped" if decision == SKIP else "handed back", agent)
+        return AVAILABLE if decision == SKIP else AWAY
 
     def _progress(self, purpose: Purpose, contact: Contact, attempt: Attempt, dialed: Dialed, now: datetime) -> Progress:
         outcome = attempt.outcome
@@ -177,11 +243,14 @@ class Runner:
         return Progress(DONE, result, final=True, ticket=ticket)
 
     def _tell_unreached(self, purpose: Purpose, contact: Contact, now: datetime) -> None:
-        """A contact every call missed is told by the purpose's `unreached` method, an attempt of its own."""
-        if purpose.unreached is None or self.notices is None:
+        """A contact every call missed is told by each of the purpose's `unreached` methods, an attempt each."""
+        if self.notices is None:
             return
-        sent = self.notices.send(purpose.unreached, contact.phone)
-        self.store.archive(contact, Attempt(purpose.unreached, SENT if sent else NOT_SENT, {}), _stamp(now))
+        for method in purpose.unreached:
+            attempt = self.notices.send(method, contact)
+            self.store.archive(contact, attempt, _stamp(now))
+            if attempt.outcome == NOT_SENT:
+                log.warning("campaign contact %d: %s not sent: %s", contact.id, method, attempt.detail)
 
     def _unhappy(self, attempt: Attempt) -> bool:
         score = attempt.answers.get(SATISFACTION)
@@ -204,7 +273,9 @@ class Runner:
             return False
         now = self.clock()
         opens = self.rules.next_window(self.rules.purpose(campaign.purpose), max(now, datetime.fromisoformat(due)))
-        time.sleep(min(IDLE_POLL_S, max(0.0, (opens - now).total_seconds())) or 0.05)
+        # dialled for agents, a contact due now waits for one to be free: looked for every poll_s
+        floor = self.desks.settings.poll_s if self.desks and campaign.mode in FOR_AGENTS else 0.05
+        time.sleep(min(IDLE_POLL_S, max(0.0, (opens - now).total_seconds())) or floor)
         return True
 
 

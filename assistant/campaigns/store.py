@@ -22,8 +22,9 @@ from assistant.storage.database import Database, Row
 
 DUE, DIALING, DONE = "due", "dialing", "done"
 BANK_WIDE = "*"
-PHONE, SMS = "phone", "sms"  # attempts' methods
+PHONE, SMS, EMAIL, LETTER = "phone", "sms", "email", "letter"  # attempts' methods
 SENT, NOT_SENT = "sent", "not_sent"  # a message attempt's outcomes
+QUEUED, PRINTED = "queued", "printed"  # a letter's: waiting for `campaign letters`, then in a printed batch
 MODES = ("agentless", "preview", "progressive")
 
 SCHEMA = """
@@ -89,8 +90,9 @@ class Contact:
 class Attempt:
     """One attempt as archived."""
 
-    method: str  # phone, or sms (e-mail and letter would share the table)
-    outcome: str  # a dial's: answered, completed, busy, no_answer, failed, refused, wrong_person; a message's: sent, not_sent
+    method: str  # phone, or a message: sms, email, letter
+    outcome: str  # a dial's: answered, completed, busy, no_answer, failed, refused, wrong_person; a message's: sent,
+    # not_sent; a letter's: queued, printed, not_sent
     answers: dict[str, Any]
     call_id: str | None = None
     sip_status: int | None = None
@@ -212,6 +214,22 @@ class CampaignStore:
                 "day = ?, day_attempts = ?, result = ?, final = ?, ticket = COALESCE(?, ticket) WHERE id = ?",
                 (progress.state, progress.next_due_at, day, day_attempts, progress.result, int(progress.final),
                  progress.ticket, contact.id))
+
+    # Letters (letters.py).
+
+    def queued_letters(self, campaign: int) -> list[Row]:
+        """The campaign's letters not printed yet, oldest first, with their contact's customer_id and phone;
+        inside a write transaction, locked for the batch they go into."""
+        rows = self.db.rows("SELECT a.id, a.answers, c.customer_id, c.phone FROM campaign_attempts a "
+                            "JOIN campaign_contacts c ON c.id = a.contact WHERE a.campaign = ? AND a.method = ? "
+                            f"AND a.outcome = ? ORDER BY a.id{self.db.claim_clause('a')}", (campaign, LETTER, QUEUED))
+        return [{**row, "answers": json.loads(row["answers"])} for row in rows]
+
+    def printed(self, attempts: list[int], detail: str) -> None:
+        """Queued letters now in a printed batch (`detail`: when, and which)."""
+        marks = ", ".join("?" * len(attempts))
+        self.db.execute(f"UPDATE campaign_attempts SET outcome = ?, detail = ? WHERE id IN ({marks})",
+                        (PRINTED, detail, *attempts))
 
     # Do not call.
 

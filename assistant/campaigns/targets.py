@@ -1,7 +1,8 @@
 """Who a campaign calls: a CSV file, or named criteria over the assistant's and the bank's data.
 
     --csv FILE               columns customer_id,phone (customer_id may be empty: a prospect) and any
-                             others, which the call starts knowing
+                             others, which the call starts knowing; optional name, email and address
+                             columns reach a customer every call missed (channels.py) before the bank's data
     --where complaints_closed:7     callers whose complaint ticket was closed in the last 7 days
     --where card_overdue:1-30       customers whose credit-card minimum is 1 to 30 days overdue
 
@@ -22,6 +23,7 @@ from assistant.core.errors import AssistantError
 from assistant.storage.database import Database
 
 PHONE = re.compile(r"^\+?\d{5,15}$")
+EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]+$")  # one plain address: no display name, no list
 _CRITERION = re.compile(r"^([a-z_]+)(?::(\d+)(?:-(\d+))?)?$")
 
 
@@ -29,6 +31,12 @@ def phone_number(text: str) -> str | None:
     """A phone number as lists keep it (spaces and dashes dropped), or None if `text` is not one."""
     phone = text.strip().replace(" ", "").replace("-", "")
     return phone if PHONE.match(phone) else None
+
+
+def email_address(text: str) -> str | None:
+    """An e-mail address (spaces around it dropped), or None if `text` is not one."""
+    address = text.strip()
+    return address if EMAIL.match(address) else None
 
 
 def read_csv(path: Path) -> list[Target]:
@@ -49,6 +57,9 @@ def read_csv(path: Path) -> list[Target]:
         phone = phone_number(row.get("phone") or "")
         if phone is None:
             raise AssistantError(f"{path}:{line}: phone {row.get('phone')!r} is not a phone number")
+        email = (row.get("email") or "").strip()
+        if email and email_address(email) is None:
+            raise AssistantError(f"{path}:{line}: email {email!r} is not an e-mail address")
         context = {key: (value or "").strip() for key, value in row.items()
                    if key not in ("customer_id", "phone") and key is not None and (value or "").strip()}
         targets.append(Target((row.get("customer_id") or "").strip() or None, phone, context))

@@ -74,6 +74,7 @@ REQUIRED_OUTCOMES = (OK_OUTCOME, "rejected", "failed", "unknown")
 # The dialog's own sentences in dialogue.yml `prompts:`, each with the names it may use.
 PROMPTS: dict[str, frozenset[str]] = {
     "greeting": frozenset(),              # the first words of every inbound call, before the caller speaks
+    "agent_call_greeting": frozenset(),   # the first words of an outbound call dialled for an agent (no script)
     "sorry": frozenset(),                 # before asking again what was not understood
     "cancelled": frozenset(),
     "anything_else": frozenset(),         # after a function is done
@@ -103,6 +104,10 @@ PROMPTS: dict[str, frozenset[str]] = {
     "sms_change": frozenset(),            # reply 2: asks for the time that suits
     "sms_unclear": frozenset(),           # a reply that is neither 1, 2 nor a time
     "sms_unreached": frozenset(),         # a campaign's customer every call missed (config.yml campaigns: unreached: sms)
+    # ... told by e-mail (subject, then body) or by letter instead: the customer's name when the bank has it
+    "email_unreached_subject": frozenset(),
+    "email_unreached": frozenset({"name"}),
+    "letter_unreached": frozenset({"name"}),
 }
 # The roles of the back-end actions the dialog runs itself (dialogue.yml `actions:`), each with the
 # params the dialog passes it or reads from the function that has it.

@@ -31,7 +31,9 @@ def create(
                                                        "... (config.yml campaigns: purposes:)"),
     csv: Optional[Path] = typer.Option(None, "--csv", help="a CSV list with at least customer_id,phone columns"),
     where: Optional[str] = typer.Option(None, "--where", help="criteria: complaints_closed:DAYS or card_overdue:N-M"),
-    mode: str = typer.Option("agentless", "--mode", help="agentless, preview or progressive"),
+    mode: str = typer.Option("agentless", "--mode", help="agentless (the assistant's script), progressive (dialled "
+                                                          "only for a free agent, who gets the answered call) or "
+                                                          "preview (that agent sees the contact first: dial or skip)"),
     now: Optional[str] = typer.Option(None, "--now", help="the time the criteria count from (Beijing time, ISO 8601)"),
 ) -> None:
     """Make a campaign and its list; every number is due at once (within the purpose's calling hours)."""
@@ -64,6 +66,18 @@ def report(
         return
     for key, value in figures.items():
         print(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+
+
+@campaign_app.command("letters")
+def letters(
+    name: str = typer.Argument(..., help="the campaign's name"),
+    out: Path = typer.Option(..., "--out", help="the CSV file the batch is written to (a new file)"),
+    now: Optional[str] = typer.Option(None, "--now", help="the batch's date (Beijing time, ISO 8601; default: today)"),
+) -> None:
+    """Write the letters queued for customers every call missed as one printable CSV batch; they are then
+    printed, and the next batch holds only letters queued since."""
+    count = _service(now).letters(name, out)
+    print(f"campaign {name}: {count} letters written to {out}" if count else f"campaign {name}: no new letters")
 
 
 @do_not_call_app.command("add")

@@ -26,8 +26,8 @@ from assistant.desktop import auth
 from assistant.desktop.accounts import AGENT, LockedOut, User
 from assistant.desktop.auth import agent_user, current_user, services, supervisor_user
 from assistant.desktop.guard import NOT_FROM_THE_DESK, NOT_JSON, TOO_LARGE
-from assistant.desktop.schemas import (AgentOut, Call, CampaignOut, Login, Me, Problem, Snapshot, StateChange, StatsOut,
-                                       WrapUp)
+from assistant.desktop.schemas import (AgentOut, Call, CampaignOut, Login, Me, PreviewDecision, PreviewOut, Problem,
+                                       Snapshot, StateChange, StatsOut, WrapUp)
 from assistant.desktop.services import Services
 from assistant.desktop.stats import Window
 from assistant.queue.routing import AVAILABLE, AWAY, TAKEN, Entry
@@ -133,6 +133,27 @@ def set_state(body: StateChange, user: User = Depends(agent_user), desk: Service
         if desk.queue.agent(user.name).state not in (AVAILABLE, AWAY):
             raise AssistantError("end and wrap up your call first")
         return desk.queue.set_agent(user.name, state=body.state).to_json()
+
+
+@router.get("/me/preview", tags=["agent"], response_model=Optional[PreviewOut], responses=_problems(403),
+            description="The contact a preview campaign offers this agent before the dial (the agent is on_call, "
+                        "reserved for it); null if none. An agent sees only their own.")
+def preview(user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    offered = desk.previews.offered(user.name) if desk.previews is not None else None
+    return offered.to_json() if offered else None
+
+
+@router.post("/me/preview", tags=["agent"], response_model=PreviewOut,
+             responses=_problems(409, changes=True, body=True),
+             description="The agent's decision on the contact offered: dial (the call is placed, and is theirs "
+                         "once answered) or skip (the contact is closed as skipped). 409 when no contact waits for "
+                         "this agent's decision (none offered, or handed back after `campaign_desks.preview_s`).")
+def decide_preview(body: PreviewDecision, user: User = Depends(agent_user), desk: Services = Depends(services)) -> Any:
+    previews = desk.previews
+    offered = previews.offered(user.name) if previews is not None else None
+    if previews is None or offered is None or not previews.decide(user.name, body.decision):
+        raise HTTPException(409, "no contact waits for your decision")
+    return offered.to_json()
 
 
 @router.get("/queue", tags=["queue"], response_model=Snapshot,

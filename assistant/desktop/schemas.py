@@ -131,6 +131,28 @@ class CampaignOut(Schema):
     messages: Dict[str, int] = Field(..., description="texts to customers every call missed, sent and not sent")
 
 
+class PreviewOut(Schema):
+    """A contact of a preview campaign offered to this agent before the dial: dial it or skip it."""
+
+    campaign: str = Field(..., example="overdue-march")
+    purpose: str = Field(..., description="config.yml campaigns: purposes:", example="collections")
+    contact: int = Field(..., description="the contact's number on the campaign's list")
+    customer_id: Optional[str] = Field(..., description="null: a prospect, not a customer yet")
+    name: Optional[str] = Field(..., description="the customer's name, from the list's `name` column or the bank's "
+                                                 "customer data; null: unknown", example="张伟")
+    phone: str = Field(..., description="the number that will be dialled")
+    context: Dict[str, str] = Field(..., description="what the call follows up, as the list gave it: the complaint's "
+                                                      "ticket, the overdue bill, ...", example={"days_overdue": "35"})
+    offered_at: str
+    expires_at: str = Field(..., description="not decided by then, the contact goes back to the list and the "
+                                             "agent away")
+
+
+class PreviewDecision(Schema):
+    decision: Literal["dial", "skip"] = Field(..., description="dial: call the customer now, the call is yours once "
+                                                               "answered; skip: do not call this customer (closed)")
+
+
 class StatsOut(Schema):
     """Figures over a window (see README, "Agent desktop"); shares are 0..1, null when nothing to divide."""
 

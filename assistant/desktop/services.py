@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
+from assistant.campaigns.agents import AgentDesks
 from assistant.campaigns.report import Reports
 from assistant.desktop.accounts import Accounts
 from assistant.desktop.board import Board
@@ -32,3 +34,8 @@ class Services:
     background: tuple[BackgroundWork, ...] = ()
     recordings: Recordings | None = None  # call recordings, linked to tickets (None: none kept here)
     campaigns: Reports | None = None  # outbound campaigns' figures (None: none run on this database)
+
+    @cached_property
+    def previews(self) -> AgentDesks | None:
+        """The contacts of preview campaigns offered to agents (None: no campaigns on this database)."""
+        return AgentDesks(self.queue, self.campaigns.store) if self.campaigns is not None else None

@@ -1,8 +1,8 @@
 """Understood utterances and key presses → what the dialog of this call says (assistant/dialog/).
 
 The call's first frame, CallStarted, makes the assistant speak first: the catalog's greeting on an
-inbound call, or, on an outbound call that names a function, that function's opening with the call's
-slots (a campaign's script, catalog.outbound, is opened as it is). An outbound call whose slots name
+inbound call, `agent_call_greeting` on an outbound call dialled for an agent, or, on an outbound call that
+names a function, that function's opening with the call's slots (a campaign's script, catalog.outbound, is opened as it is). An outbound call whose slots name
 a hand-off ticket (a booked callback answered) waits for a person with that ticket from its first
 turn on.
 """
@@ -14,6 +14,7 @@ from dataclasses import replace
 from assistant.catalog.catalog import Catalog
 from assistant.core.dialing import TICKET
 from assistant.core.frames import (
+    OUTBOUND,
     CallStarted,
     DialogTurn,
     Dtmf,
@@ -58,5 +59,8 @@ class Responder(Processor):
             intent = self.catalog.functions[call.start_function].intents[0]
             turn = self.dialog.hear(IntentResult("", intent, 1.0, dict(call.slots), call.start_function))
             return turn if ticket is None else replace(turn, escalation=ticket)
-        return Turn(heard="", say=self.catalog.prompts["greeting"], intent=None, function=None, awaiting=None, slots={},
+        # An outbound call with no script was dialled for an agent (a preview or progressive campaign):
+        # the customer is told who calls while the agent's phone rings, not asked what they want.
+        opening = "agent_call_greeting" if call.direction == OUTBOUND else "greeting"
+        return Turn(heard="", say=self.catalog.prompts[opening], intent=None, function=None, awaiting=None, slots={},
                     transaction=None, escalation=None)

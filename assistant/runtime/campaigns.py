@@ -1,9 +1,10 @@
 """Campaigns wired together: the campaigns' tables in the assistant's database, the calling rules of
-config.yml, the bank's data for criteria, complaint tickets through the hand-off queue, and the SIP
-trunk's dialer for `campaign run`."""
+config.yml, the bank's data for criteria and customers' addresses, complaint tickets through the hand-off
+queue, the SIP trunk's dialer for `campaign run`, and the messages and letters to customers every call missed."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -11,6 +12,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from adapters import backend_clock
+from assistant.campaigns.agents import AGENT, AgentDesks, DeskSettings
+from assistant.campaigns.channels import BankCustomers, Channels, MailSettings
+from assistant.campaigns.letters import print_letters
 from assistant.campaigns.report import report
 from assistant.campaigns.results import RecordedCalls
 from assistant.campaigns.rules import CallingRules
@@ -19,6 +23,8 @@ from assistant.campaigns.store import BANK_WIDE, Campaign, CampaignStore, Target
 from assistant.campaigns.targets import Sources, phone_number, read_csv, select
 from assistant.catalog.catalog import Catalog
 from assistant.core.errors import AssistantError
+from assistant.core.frames import OUTBOUND, CallStarted
+from assistant.core.session import AudioSink, CallOpener, CallSession
 from assistant.queue.handoff import HandOffQueue
 from assistant.runtime.desk import Desk
 from assistant.storage.calls import CallStore, database_location
@@ -39,14 +45,28 @@ def clock_from(now: Optional[str], config: Config) -> Clock:
     return lambda: start + timedelta(seconds=time.monotonic() - began)
 
 
-@dataclass(frozen=True)
-class Texts:
-    """Customers every call missed get the catalog's `sms_unreached` through the back end's SMS action."""
+class Texts(Channels):
+    """Customers every call missed are told in the catalog's words: texts through the back end's SMS action,
+    e-mails through `mail` (config.yml campaigns: email:), letters queued; reached where the lists say, else
+    where the bank's customer data (`bank`, when given) says."""
 
-    desk: Desk
+    def __init__(self, desk: Desk, mail: Optional[MailSettings] = None,
+                 bank: Optional[Callable[[], Database]] = None) -> None:
+        super().__init__(desk.catalog.prompts, lambda phone, text: desk.callbacks.send_sms(phone, text), mail,
+                         BankCustomers(bank) if bank is not None else None)
 
-    def send(self, method: str, phone: str) -> bool:
-        return self.desk.callbacks.send_sms(phone, self.desk.catalog.prompts["sms_unreached"])
+
+def handing_over(desks: AgentDesks, open_call: CallOpener) -> CallOpener:
+    """`open_call` for the dialer's SIP front-end: an answered call dialled for a reserved agent becomes that
+    agent's ticket as it opens, so the desk shows the customer's context while the customer is on the line."""
+    from assistant.runtime.workers import record_id  # the dialog's modules: only to dial
+
+    def open_answered(call: CallStarted, sink: AudioSink | None) -> CallSession:
+        session = open_call(call, sink)
+        if call.direction == OUTBOUND and AGENT in call.slots:
+            desks.hand_over(record_id(session), dict(call.slots))
+        return session
+    return open_answered
 
 
 @dataclass
@@ -83,13 +103,21 @@ class CampaignService:
         campaign = self.store.campaign(name)
         desk = Desk(self.config, self.database or database_location(self.config), self.clock)
         dialer = open_dialer(self.config)
+        desks = AgentDesks(desk.queue, self.store, DeskSettings.from_config(self.config.section("campaign_desks")),
+                           self._customer_name)
+        dialer.calls.open_call = handing_over(desks, dialer.calls.open_call)
         try:
             ring_s = dial_settings(self.config.section("telephony")).ring_s
             runner = Runner(self.store, self.rules, dialer, RecordedCalls(self.calls.db),
-                            HandOffQueue(desk.callbacks), self.clock, ring_timeout_s=ring_s, notices=Texts(desk))
+                            HandOffQueue(desk.callbacks), self.clock, ring_timeout_s=ring_s,
+                            notices=self.notices(desk), desks=desks)
             return runner.run(campaign, until_idle, lines)
         finally:
             dialer.close()
+
+    def notices(self, desk: Desk) -> Texts:
+        """How `run` tells customers every call missed: config.yml campaigns: email:, the bank's customer data."""
+        return Texts(desk, self.rules.mail, self._bank)
 
     def add_do_not_call(self, phone: str, purpose: str, days: Optional[int], reason: str) -> Optional[datetime]:
         """Keeps `phone` off `purpose`'s lists ('*': every purpose) for `days`, or for good; the end, if any."""
@@ -107,12 +135,30 @@ class CampaignService:
     def report(self, name: str) -> dict[str, Any]:
         return report(self.store, self.rules, self.store.campaign(name))
 
+    def letters(self, name: str, out: Path) -> int:
+        """Writes the campaign's queued letters to `out` as one printable batch, marked printed; how many."""
+        prompts = Catalog.load(self.config.intents_dir).prompts
+        return print_letters(self.store, self.store.campaign(name), prompts, out, in_beijing(self.clock()).date())
+
+    @cached_property
+    def _customers(self) -> BankCustomers:
+        return BankCustomers(self._bank)
+
+    def _customer_name(self, customer_id: str) -> Optional[str]:
+        """The name a preview shows, from the bank's customer data; None where it has none to give."""
+        try:
+            found = self._customers.find(customer_id)
+        except AssistantError:  # not the sandbox bank: no customer data here
+            return None
+        return found.name if found else None
+
     def _bank(self) -> Database:
-        """The bank's data criteria read: the sandbox bank's file (a core system's warehouse is not reachable here)."""
+        """The bank's data criteria and customers' addresses are read from: the sandbox bank's file (a core
+        system's warehouse is not reachable here)."""
         section = self.config.section("adapters")
         if section.get("kind", "sandbox") != "sandbox":
-            raise AssistantError("this criterion reads the bank's statements, which only the sandbox bank "
-                                 f"(adapters.kind: sandbox) offers, not adapters.kind {section.get('kind')!r}")
+            raise AssistantError("the bank's statements and customer data are read from the sandbox bank only "
+                                 f"(adapters.kind: sandbox), not adapters.kind {section.get('kind')!r}")
         from adapters.sandbox import SandboxBackend
 
         return open_database(SandboxBackend.from_config(self.config).path)  # made with its demo data if missing

@@ -9,6 +9,7 @@ dials (`assistant campaign run`) gets its own SIP front-end from `open_dialer`."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -186,7 +187,9 @@ def open_dialer(config: Config) -> SipDialer:
     worker = Telephony(VoiceService(config))
     worker.warm()
     calls = _Recorded(worker.voice.open_call)
-    return SipDialer(sip.SipServer(local.host, local.port, calls, worker.max_calls, trunk=str(trunk)), calls)
+    server = sip.SipServer(local.host, local.port, calls, worker.max_calls, trunk=str(trunk))
+    # A preview or progressive campaign's answered call is its agent's ticket: put through to their phone.
+    return SipDialer(server, calls, AgentBridge(worker.voice.dialogs.queue, server, worker.agent_phones))
 
 
 class SipDialer:
@@ -194,17 +197,22 @@ class SipDialer:
     front-end runs on its own event loop. An answered call's `Dialed.call_id` is its record in the call
     store, where a campaign reads what the call came to."""
 
-    def __init__(self, server: SipServer, calls: _Recorded) -> None:
+    def __init__(self, server: SipServer, calls: _Recorded, bridge: AgentBridge | None = None) -> None:
         self.server = server
         self.calls = calls
+        self.bridge = bridge
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="dialer", daemon=True)
         self.thread.start()
+        self.stop = asyncio.Event()
+        self.bridging: concurrent.futures.Future[None] | None = None
         try:
             self._run(server.start())
         except BaseException:
             self._stop_loop()
             raise
+        if bridge is not None:
+            self.bridging = asyncio.run_coroutine_threadsafe(bridge.run(self.stop), self.loop)
 
     def originate(self, call: OutboundCall, ring_timeout_s: float = 30.0) -> Dialed:
         dialed = self.server.originate(call, ring_timeout_s)
@@ -215,7 +223,12 @@ class SipDialer:
         if self.loop.is_closed():
             return
         try:
+            if self.bridging is not None:
+                self.loop.call_soon_threadsafe(self.stop.set)
+                self.bridging.result()
             self._run(self.server.stop())
+            if self.bridge is not None:
+                self.bridge.close()  # the agents' legs still ringing, answered or not
         finally:
             self._stop_loop()
 

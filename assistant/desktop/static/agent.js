@@ -5,6 +5,7 @@ const { el, label, api } = Desk;
 const $ = (id) => document.getElementById(id);
 let me = null; // GET /api/me; me.agent.state is kept current
 let call = null; // the call on the desk: being taken (status taken) or wrapped up (status done)
+let preview = null; // GET /api/me/preview: a preview campaign's contact waiting for this agent's dial or skip
 let snapshot = null; // the latest queue snapshot, and when it came
 let receivedAt = 0;
 
@@ -81,7 +82,8 @@ function showQueue(received) {
   $("callbacks").replaceChildren(...received.callbacks.map(callbackItem));
   $("no-callbacks").hidden = received.callbacks.length > 0;
   const mine = received.agents.find((agent) => agent.name === me.name);
-  if (mine && mine.state !== me.agent.state) act(sync);
+  // on_call with no call on the desk: reserved by a campaign, for a preview or a call being dialled
+  if (mine && (mine.state !== me.agent.state || (mine.state === "on_call" && call === null))) act(sync);
 }
 
 // The desk's state differs from the snapshot's: one of them is stale (a snapshot sent just before
@@ -90,8 +92,37 @@ function showQueue(received) {
 async function sync() {
   me = await api("GET", "/api/me");
   const busy = ["on_call", "wrap_up"].includes(me.agent.state);
-  if (busy !== (call !== null)) showCall(busy ? await api("GET", "/api/calls/current") : null);
-  else setState(me.agent.state);
+  if (busy !== (call !== null) || (me.agent.state === "on_call" && call === null)) {
+    showCall(busy ? await api("GET", "/api/calls/current") : null);
+  } else setState(me.agent.state);
+  showPreview(me.agent.state === "on_call" && call === null ? await api("GET", "/api/me/preview") : null);
+}
+
+// A preview campaign's contact, before the dial: the agent dials or skips it.
+
+function showPreview(offered) {
+  preview = offered;
+  $("preview").hidden = offered === null;
+  if (call === null) $("no-call").hidden = offered !== null;
+  if (offered === null) return;
+  $("preview-expires").textContent = `${Desk.dateTime(offered.expires_at)} 前决定`;
+  $("preview-facts").replaceChildren(...facts([
+    ["外呼活动", offered.campaign],
+    ["外呼目的", label("purpose", offered.purpose)],
+    ["客户姓名", offered.name || "未知"],
+    ["客户号", offered.customer_id || "潜在客户"],
+    ["电话号码", offered.phone],
+  ]));
+  const context = Object.entries(offered.context).map(([name, value]) => [label("slot", name), value]);
+  $("preview-context").replaceChildren(...(context.length ? facts(context) : [el("dd", { class: "empty", text: "无" })]));
+}
+
+for (const [button, decision] of [["preview-dial", "dial"], ["preview-skip", "skip"]]) {
+  $(button).addEventListener("click", () => act(async () => {
+    const decided = await api("POST", "/api/me/preview", { decision });
+    showPreview(null);
+    say(decision === "dial" ? `正在拨打 ${decided.phone}，接通后转到您的工作台` : `已跳过 ${decided.phone}`);
+  }));
 }
 
 // The call on the desk.
@@ -183,6 +214,7 @@ for (const state of ["available", "away"]) {
   $("disposition").replaceChildren(el("option", { value: "", text: "请选择" }),
     ...dispositions.map((name) => el("option", { value: name, text: label("disposition", name) })));
   showCall(await api("GET", "/api/calls/current"));
+  if (me.agent.state === "on_call" && call === null) showPreview(await api("GET", "/api/me/preview"));
   Desk.live(showQueue, Desk.connected);
   setInterval(() => {
     for (const node of document.querySelectorAll(".waited")) node.textContent = waited(node.dataset.since);

@@ -8,7 +8,7 @@ const Desk = (() => {
     skill: { general: "综合业务", cards: "银行卡", securities: "证券", complaints: "投诉" },
     reason: {
       caller_request: "客户要求转人工", no_match: "多次未听懂", locked: "密码已锁定",
-      backend_failed: "系统办理失败", outcome_unknown: "办理结果未知",
+      backend_failed: "系统办理失败", outcome_unknown: "办理结果未知", campaign_call: "外呼接通",
     },
     verification: { verified: "已验证", unverified: "未验证", unidentified: "无法识别身份", locked: "密码已锁定" },
     status: { waiting: "排队中", taken: "通话中", done: "已结束", abandoned: "已放弃", callback: "预约回电" },
@@ -26,7 +26,8 @@ const Desk = (() => {
       amount: "金额", price: "价格", quantity: "数量", stock: "股票", currency: "币种", bill_type: "账单类型",
       phone_number: "电话号码", when: "时间", card: "卡种", payee: "收款人", account: "账户", side: "买卖方向",
       direction: "方向", content: "内容", question: "咨询问题", old_pin: "原密码", new_pin: "新密码",
-      new_pin_again: "确认新密码",
+      new_pin_again: "确认新密码", ticket: "回访的投诉工单", complaint_ticket: "回访的投诉工单", days_overdue: "逾期天数",
+      campaign: "外呼活动", contact: "名单序号", purpose: "外呼目的", mode: "外呼方式", name: "客户姓名",
     },
   };
 
