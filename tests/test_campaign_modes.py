@@ -171,7 +171,8 @@ def test_progressive_waits_for_an_agent_then_dials_one_call_at_a_time_each_for_t
     assert (ticket.slots["campaign"], ticket.slots["purpose"], ticket.slots["mode"]) == ("dunning", "collections",
                                                                                         "progressive")
     contacts = made.store.contacts(made.campaign.id)
-    assert [(c.result, c.final, c.ticket) for c in contacts] == [("to_agent", True, e.ticket) for e in made.trunk.handed]
+    tickets = {entry.caller: entry.ticket for entry in made.trunk.handed}  # in the order the lines won the agent
+    assert [(c.result, c.final, c.ticket) for c in contacts] == [("to_agent", True, tickets[c.phone]) for c in contacts]
     assert [a["outcome"] for a in made.store.attempts(contacts[0].id)] == ["answered"]
     assert made.queue.agent("王芳").state == "on_call"  # the third call is still hers to end
 

@@ -233,8 +233,11 @@ def test_the_api_docs_work_without_the_internet(page: Any, server: str) -> None:
 
     elsewhere: list[str] = []
     page.on("request", lambda request: None if request.url.startswith(server) else elsewhere.append(request.url))
+    document = page.request.get(f"{server}/openapi.json").json()
+    operations = sum(len(methods) for methods in document["paths"].values())
+    assert operations > 0  # how many, exactly: tests/test_desktop_schema.py
     page.goto("/docs")
-    expect(page.locator(".opblock")).to_have_count(15)  # every endpoint, so the document was read
+    expect(page.locator(".opblock")).to_have_count(operations)  # every endpoint, so the document was read
     expect(page.locator("text=Unable to render this definition")).to_have_count(0)
     shot(page, "08-api-docs")
     assert elsewhere == []
