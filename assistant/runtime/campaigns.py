@@ -4,7 +4,6 @@ queue, the SIP trunk's dialer for `campaign run`, and the messages and letters t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -48,12 +47,12 @@ def clock_from(now: Optional[str], config: Config) -> Clock:
 class Texts(Channels):
     """Customers every call missed are told in the catalog's words: texts through the back end's SMS action,
     e-mails through `mail` (config.yml campaigns: email:), letters queued; reached where the lists say, else
-    where the bank's customer data (`bank`, when given) says."""
+    where the bank's `customers` (when given) say."""
 
     def __init__(self, desk: Desk, mail: Optional[MailSettings] = None,
-                 bank: Optional[Callable[[], Database]] = None) -> None:
+                 customers: Optional[BankCustomers] = None) -> None:
         super().__init__(desk.catalog.prompts, lambda phone, text: desk.callbacks.send_sms(phone, text), mail,
-                         BankCustomers(bank) if bank is not None else None)
+                         customers)
 
 
 def handing_over(desks: AgentDesks, open_call: CallOpener) -> CallOpener:
@@ -117,7 +116,7 @@ class CampaignService:
 
     def notices(self, desk: Desk) -> Texts:
         """How `run` tells customers every call missed: config.yml campaigns: email:, the bank's customer data."""
-        return Texts(desk, self.rules.mail, self._bank)
+        return Texts(desk, self.rules.mail, self._customers)  # the one look-up the previews use too
 
     def add_do_not_call(self, phone: str, purpose: str, days: Optional[int], reason: str) -> Optional[datetime]:
         """Keeps `phone` off `purpose`'s lists ('*': every purpose) for `days`, or for good; the end, if any."""
